@@ -30,8 +30,25 @@ void router_add(router_t *r, const char *method, const char *pattern, route_hand
                 void *ctx);
 
 /* Finds and calls the handler for req, or answers 404/405. Matches the
- * path without its query string; a trailing '/' is not significant. */
+ * path without its query string; a trailing '/' is not significant.
+ * params live only during the handler call: copy what must outlive it. */
 void router_dispatch(router_t *r, http_request_t *req);
+
+/* The decision router_dispatch acts on, without a request or a call:
+ * pure, so tests can check the routing table directly. */
+typedef struct route_match {
+    int status;               /* 200 matched, 404 no pattern, 405 only other methods */
+    route_handler_fn handler; /* when 200 */
+    void *ctx;
+    const char *pattern;   /* the pattern matched, when 200 */
+    route_params_t params; /* when 200; freed by route_match_free() */
+    char allow[128];       /* when 405: "GET, POST" */
+} route_match_t;
+
+/* Matches method and path (without query) and returns out->status. A
+ * capture that is empty, holds a malformed escape or %00 does not match. */
+int router_match(const router_t *r, const char *method, const char *path, route_match_t *out);
+void route_match_free(route_match_t *m);
 
 /* Value of capture name, or NULL. */
 const char *route_param(const route_params_t *params, const char *name);

@@ -1,8 +1,9 @@
 /* ipc.c - encoder and incremental decoder for the worker frame protocol.
  *
- * The decoder keeps one buffer. A returned frame's payload points into it;
- * the consumed bytes are dropped lazily, at the start of the next call, so
- * the caller can use the payload without copying it.
+ * The decoder keeps one buffer and an offset into it. A returned frame's
+ * payload points into the buffer, so the caller uses it without a copy;
+ * frames already returned are dropped only when more bytes are fed, so a
+ * read holding many small frames costs one move, not one per frame.
  */
 #include "replica/ipc.h"
 #include "util/xalloc.h"
@@ -76,14 +77,17 @@ int ipc_header_decode(const uint8_t in[IPC_HEADER_SIZE], uint32_t max_payload, i
     return 0;
 }
 
-void ipc_frame_append(buf_t *out, uint8_t type, uint64_t request_id, const void *payload,
-                      size_t length)
+int ipc_frame_append(buf_t *out, uint8_t type, uint64_t request_id, const void *payload,
+                     size_t length)
 {
+    if (length > IPC_MAX_PAYLOAD)
+        return -1;
     uint8_t header[IPC_HEADER_SIZE];
     ipc_header_t h = {.type = type, .length = (uint32_t)length, .request_id = request_id};
     ipc_header_encode(&h, header);
     buf_append(out, header, sizeof(header));
     buf_append(out, payload, length);
+    return 0;
 }
 
 ipc_decoder_t *ipc_decoder_new(uint32_t max_payload)
@@ -117,17 +121,19 @@ void ipc_decoder_feed(ipc_decoder_t *d, const void *data, size_t len)
 
 int ipc_decoder_next(ipc_decoder_t *d, ipc_frame_t *frame, char *err, size_t errlen)
 {
-    drop_consumed(d);
-    if (d->in.len < IPC_HEADER_SIZE)
+    size_t available = d->in.len - d->consumed;
+    if (available < IPC_HEADER_SIZE)
         return 0;
-    const uint8_t *p = (const uint8_t *)d->in.data;
-    if (ipc_header_decode(p, d->max_payload, &frame->header, err, errlen) < 0)
+    const uint8_t *p = (const uint8_t *)d->in.data + d->consumed;
+    ipc_header_t header;
+    if (ipc_header_decode(p, d->max_payload, &header, err, errlen) < 0)
         return -1;
-    size_t total = IPC_HEADER_SIZE + (size_t)frame->header.length;
-    if (d->in.len < total)
+    size_t total = IPC_HEADER_SIZE + (size_t)header.length;
+    if (available < total)
         return 0;
+    frame->header = header;
     frame->payload = p + IPC_HEADER_SIZE;
-    d->consumed = total;
+    d->consumed += total;
     return 1;
 }
 

@@ -45,7 +45,7 @@ typedef struct ipc_header {
 } ipc_header_t;
 
 /* A decoded frame. `payload` points into the decoder's buffer and stays
- * valid until the next call to ipc_decoder_next() or ipc_decoder_feed(). */
+ * valid until the next call to ipc_decoder_feed() or ipc_decoder_free(). */
 typedef struct ipc_frame {
     ipc_header_t header;
     const uint8_t *payload;
@@ -61,8 +61,9 @@ void ipc_header_encode(const ipc_header_t *h, uint8_t out[IPC_HEADER_SIZE]);
 int ipc_header_decode(const uint8_t in[IPC_HEADER_SIZE], uint32_t max_payload, ipc_header_t *h,
                       char *err, size_t errlen);
 
-/* Appends one whole frame (header and payload) to out. */
-void ipc_frame_append(buf_t *out, uint8_t type, uint64_t request_id, const void *payload,
+/* Appends one whole frame (header and payload) to out. Returns 0, or -1
+ * (appending nothing) when length is over IPC_MAX_PAYLOAD. */
+int ipc_frame_append(buf_t *out, uint8_t type, uint64_t request_id, const void *payload,
                       size_t length);
 
 /* Incremental decoder for a byte stream. */

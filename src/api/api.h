@@ -1,0 +1,36 @@
+/* api.h - the HTTP endpoints. Each family has its own file:
+ *
+ *   POST /predict, POST /synthesize           api/predict.c
+ *   GET /models, GET /models/{name},
+ *   POST /models/{name}/replicas              api/models.c
+ *   GET /health                               api/health.c
+ *
+ * api/routes.c is the one table of URL -> handler.
+ */
+#ifndef INFERD_API_H
+#define INFERD_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dispatch/dispatch.h"
+#include "http/router.h"
+
+typedef struct api_context {
+    dispatch_t *dispatch;
+    uint64_t started_ns;  /* uv_hrtime() at start */
+    bool shutting_down;   /* set on SIGTERM/SIGINT; /health answers 503 */
+} api_context_t;
+
+/* Registers every endpoint on r; ctx must outlive the router. */
+void api_register_routes(router_t *r, api_context_t *ctx);
+
+/* Handlers, each (req, params, api_context_t *ctx). */
+void api_predict(http_request_t *req, const route_params_t *params, void *ctx);
+void api_synthesize(http_request_t *req, const route_params_t *params, void *ctx);
+void api_models_list(http_request_t *req, const route_params_t *params, void *ctx);
+void api_models_get(http_request_t *req, const route_params_t *params, void *ctx);
+void api_models_set_replicas(http_request_t *req, const route_params_t *params, void *ctx);
+void api_health(http_request_t *req, const route_params_t *params, void *ctx);
+
+#endif

@@ -1,0 +1,23 @@
+/* routes.c - every URL inferd serves and the function that answers it. */
+#include "api/api.h"
+
+typedef struct route {
+    const char *method;
+    const char *pattern;
+    route_handler_fn handler;
+} route_t;
+
+static const route_t routes[] = {
+    {"POST", "/predict", api_predict},
+    {"POST", "/synthesize", api_synthesize},
+    {"GET", "/models", api_models_list},
+    {"GET", "/models/{name}", api_models_get},
+    {"POST", "/models/{name}/replicas", api_models_set_replicas},
+    {"GET", "/health", api_health},
+};
+
+void api_register_routes(router_t *r, api_context_t *ctx)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        router_add(r, routes[i].method, routes[i].pattern, routes[i].handler, ctx);
+}

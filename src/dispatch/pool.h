@@ -1,0 +1,106 @@
+/* pool.h - one model's replicas and its queue of waiting requests.
+ *
+ * A pool keeps `desired` replicas running: it spawns workers, restarts
+ * crashed ones with exponential backoff, and drains surplus ones (no new
+ * work, finish what they hold, then SHUTDOWN). Requests wait in a bounded
+ * FIFO and go to the ready replica with the fewest requests in flight. A
+ * request for a model with no replica starts one (cold start) and waits for
+ * it up to cold_start_timeout_seconds.
+ *
+ * Every submitted request is answered exactly once through its callback:
+ * with the worker's result, or with an error carrying the HTTP status to
+ * use (503 queue_full, 504 timeout, 502 replica_crashed, 503
+ * model_load_failed, 503 shutting_down, 400/500 from the backend).
+ */
+#ifndef INFERD_POOL_H
+#define INFERD_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+
+typedef struct pool pool_t;
+
+typedef struct pool_result {
+    int http_status;         /* 200 on success */
+    const char *error;       /* error code; NULL on success */
+    const char *message;     /* a sentence for the client; NULL on success */
+    int retry_after_seconds; /* > 0: worth sending as Retry-After */
+    const uint8_t *payload;  /* the worker's RESULT payload, valid during the callback */
+    size_t payload_len;
+    unsigned replica_id;     /* replica that answered (0 if none did) */
+    bool cold_start;         /* no replica was ready when the request arrived */
+    double queue_ms;         /* accepted -> handed to a replica */
+    double processing_ms;    /* handed to a replica -> answered */
+} pool_result_t;
+
+typedef void (*pool_done_fn)(const pool_result_t *result, void *arg);
+
+/* What every pool of a server shares. */
+typedef struct pool_env {
+    uv_loop_t *loop;
+    const char *worker_exe;     /* path of the inferd binary */
+    const char *log_level;      /* for workers */
+    uint64_t ping_interval_ms;  /* health check of idle replicas; 0 = off */
+    uint64_t drain_grace_ms;    /* SHUTDOWN -> SIGKILL */
+    unsigned *next_replica_id;  /* server-wide counter, so ids are unique */
+} pool_env_t;
+
+/* Creates an empty pool (0 replicas); env must outlive it, model is copied. */
+pool_t *pool_new(const pool_env_t *env, const model_config_t *model);
+
+/* Frees a pool that has no replicas left (after pool_stop's callback). */
+void pool_free(pool_t *p);
+
+/* Sets the number of replicas the pool keeps (0..CONFIG_REPLICAS_LIMIT):
+ * starts the missing ones, drains the surplus. Returns 0, or -1 when n is
+ * out of range or the pool is stopping. */
+int pool_resize(pool_t *p, int n);
+
+/* Queues one request. payload is the INFER frame's JSON (copied). done is
+ * always called once, possibly before pool_submit returns. */
+void pool_submit(pool_t *p, const char *payload, size_t len, pool_done_fn done, void *arg);
+
+/* Answers every queued request with 503 shutting_down, lets in-flight ones
+ * finish, shuts every replica down, then calls done(arg). */
+void pool_stop(pool_t *p, void (*done)(void *arg), void *arg);
+
+const char *pool_name(const pool_t *p);
+const model_config_t *pool_model(const pool_t *p);
+
+/* ---- inspection, for GET /models ---- */
+
+#define POOL_INFO_MAX_REPLICAS 32
+
+typedef struct replica_info {
+    unsigned id;
+    int pid;
+    const char *state; /* "starting", "ready", "busy", "draining" */
+    double load_time_ms;  /* measured in the worker around the backend load */
+    double start_time_ms; /* spawn -> READY, measured by the gateway */
+    double memory_mb;     /* resident memory now */
+    uint64_t requests_served;
+    unsigned outstanding;
+} replica_info_t;
+
+typedef struct pool_info {
+    const char *name;
+    const char *backend;
+    const char *state; /* "unloaded", "loading", "ready", "draining" */
+    int desired_replicas;
+    size_t queue_length;
+    size_t max_queue_length;
+    uint64_t requests_accepted;
+    uint64_t cold_starts;
+    const char *last_load_error; /* NULL when the last load succeeded */
+    size_t n_replicas;
+    replica_info_t replicas[POOL_INFO_MAX_REPLICAS];
+} pool_info_t;
+
+/* Fills info; the strings stay valid until the pool next changes. */
+void pool_get_info(const pool_t *p, pool_info_t *info);
+
+#endif
