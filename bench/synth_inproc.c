@@ -96,6 +96,16 @@ static int time_syntheses(const backend_t *b, void *model, const bench_opts_t *o
     return 0;
 }
 
+static void print_report(double load_ms, const double *sorted, int n)
+{
+    double median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    json_t *report = json_pack("{s:f,s:f,s:f,s:i}", "load_ms", load_ms, "median_ms", median,
+                               "p99_ms", percentile(sorted, n, 99.0), "runs", n);
+    json_dumpf(report, stdout, JSON_REAL_PRECISION(6));
+    putchar('\n');
+    json_decref(report);
+}
+
 int main(int argc, char **argv)
 {
     bench_opts_t o;
@@ -111,9 +121,12 @@ int main(int argc, char **argv)
     }
     const backend_t *b = backend_find(o.backend);
     json_t *params = json_loads(o.params, 0, &jerr);
-    if (!b || !(b->tasks & BACKEND_TASK_SYNTHESIZE) || !json_is_object(params)) {
-        fprintf(stderr, "bench_synth_inproc: need a synthesizing backend and --params as a JSON "
-                        "object\n");
+    if (!b || !(b->tasks & BACKEND_TASK_SYNTHESIZE)) {
+        fprintf(stderr, "bench_synth_inproc: %s is not a backend that synthesizes\n", o.backend);
+        goto fail;
+    }
+    if (!json_is_object(params)) {
+        fprintf(stderr, "bench_synth_inproc: --params must be a JSON object\n");
         goto fail;
     }
     double start = now_ms();
@@ -127,12 +140,7 @@ int main(int argc, char **argv)
     if (!lat || time_syntheses(b, model, &o, lat) < 0)
         goto fail;
     qsort(lat, (size_t)o.runs, sizeof(double), cmp_double);
-    double median = o.runs % 2 ? lat[o.runs / 2] : (lat[o.runs / 2 - 1] + lat[o.runs / 2]) / 2;
-    json_t *report = json_pack("{s:f,s:f,s:f,s:i}", "load_ms", load_ms, "median_ms", median,
-                               "p99_ms", percentile(lat, o.runs, 99.0), "runs", o.runs);
-    json_dumpf(report, stdout, JSON_REAL_PRECISION(6));
-    putchar('\n');
-    json_decref(report);
+    print_report(load_ms, lat, o.runs);
     status = 0;
 
 fail:

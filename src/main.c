@@ -115,20 +115,30 @@ static void on_request(http_request_t *req, void *ctx)
 
 static int parse_serve_options(int argc, char **argv, serve_options_t *o)
 {
-    static const struct option longopts[] = {
-        {"host", required_argument, NULL, 'h'},      {"port", required_argument, NULL, 'p'},
-        {"config", required_argument, NULL, 'c'},    {"data-dir", required_argument, NULL, 'd'},
-        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'H'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"host", required_argument, NULL, 'h'},
+                                             {"port", required_argument, NULL, 'p'},
+                                             {"config", required_argument, NULL, 'c'},
+                                             {"data-dir", required_argument, NULL, 'd'},
+                                             {"log-level", required_argument, NULL, 'l'},
+                                             {"help", no_argument, NULL, 'H'},
+                                             {NULL, 0, NULL, 0}};
     *o = (serve_options_t){.port = -1, .log_level = "info"};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         char *end;
         switch (c) {
-        case 'h': o->host = optarg; break;
-        case 'c': o->config_path = optarg; break;
-        case 'd': o->data_dir = optarg; break;
-        case 'l': o->log_level = optarg; break;
+        case 'h':
+            o->host = optarg;
+            break;
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 'd':
+            o->data_dir = optarg;
+            break;
+        case 'l':
+            o->log_level = optarg;
+            break;
         case 'p':
             errno = 0;
             o->port = (int)strtol(optarg, &end, 10);
@@ -137,8 +147,12 @@ static int parse_serve_options(int argc, char **argv, serve_options_t *o)
                 return -1;
             }
             break;
-        case 'H': usage(stdout); exit(0);
-        default: usage(stderr); return -1;
+        case 'H':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
         }
     }
     if (optind < argc) {
@@ -230,8 +244,8 @@ static int serve_main(int argc, char **argv)
     s.http = http_server_new(s.loop, &limits, on_request, s.router);
 
     char err[256];
-    if (http_server_listen(s.http, s.config->server.host, s.config->server.port, err,
-                           sizeof(err)) < 0) {
+    if (http_server_listen(s.http, s.config->server.host, s.config->server.port, err, sizeof(err)) <
+        0) {
         fprintf(stderr, "inferd: %s\n", err);
         return 1;
     }

@@ -18,8 +18,8 @@
 
 typedef struct api_context {
     dispatch_t *dispatch;
-    uint64_t started_ns;  /* uv_hrtime() at start */
-    bool shutting_down;   /* set on SIGTERM/SIGINT; /health answers 503 */
+    uint64_t started_ns; /* uv_hrtime() at start */
+    bool shutting_down;  /* set on SIGTERM/SIGINT; /health answers 503 */
 } api_context_t;
 
 /* Registers every endpoint on r; ctx must outlive the router. */

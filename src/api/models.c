@@ -35,16 +35,15 @@ static json_t *model_json(const pool_t *pool)
     json_t *replicas = json_array();
     for (size_t i = 0; i < info.n_replicas; i++)
         json_array_append_new(replicas, replica_json(&info.replicas[i]));
-    return json_pack("{s:s, s:s, s:o, s:O, s:s, s:i, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:s?, s:o}",
-                     "name", info.name, "backend", info.backend, "tasks", tasks_json(m->backend),
-                     "params", m->params, "state", info.state, "desired_replicas",
-                     info.desired_replicas, "min_replicas", m->min_replicas, "max_replicas",
-                     m->max_replicas, "always_loaded", m->always_loaded, "queue_length",
-                     (json_int_t)info.queue_length, "max_queue_length",
-                     (json_int_t)info.max_queue_length, "requests_accepted",
-                     (json_int_t)info.requests_accepted, "cold_starts",
-                     (json_int_t)info.cold_starts, "last_load_error", info.last_load_error,
-                     "replicas", replicas);
+    return json_pack(
+        "{s:s, s:s, s:o, s:O, s:s, s:i, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:s?, s:o}", "name",
+        info.name, "backend", info.backend, "tasks", tasks_json(m->backend), "params", m->params,
+        "state", info.state, "desired_replicas", info.desired_replicas, "min_replicas",
+        m->min_replicas, "max_replicas", m->max_replicas, "always_loaded", m->always_loaded,
+        "queue_length", (json_int_t)info.queue_length, "max_queue_length",
+        (json_int_t)info.max_queue_length, "requests_accepted", (json_int_t)info.requests_accepted,
+        "cold_starts", (json_int_t)info.cold_starts, "last_load_error", info.last_load_error,
+        "replicas", replicas);
 }
 
 void api_models_list(http_request_t *req, const route_params_t *params, void *ctx)

@@ -26,8 +26,7 @@ typedef struct infer_call {
 
 /* ---- shared ---- */
 
-static pool_t *find_model(http_request_t *req, api_context_t *api, const char *name,
-                          unsigned task)
+static pool_t *find_model(http_request_t *req, api_context_t *api, const char *name, unsigned task)
 {
     pool_t *pool = dispatch_find_pool(api->dispatch, name);
     if (!pool) {
@@ -154,8 +153,7 @@ static void reply_wav(const infer_call_t *call, const pool_result_t *res)
     snprintf(headers, sizeof(headers),
              "X-Inferd-Model: %s\r\nX-Inferd-Replica: %u\r\nX-Inferd-Cold-Start: %s\r\n"
              "X-Inferd-Processing-Ms: %.3f\r\n",
-             call->model, res->replica_id, res->cold_start ? "true" : "false",
-             res->processing_ms);
+             call->model, res->replica_id, res->cold_start ? "true" : "false", res->processing_ms);
     http_respond(call->req, 200, "audio/wav", res->payload, res->payload_len, headers);
 }
 
@@ -164,11 +162,11 @@ static void reply_wav_json(const infer_call_t *call, const pool_result_t *res, i
 {
     size_t b64_len;
     char *b64 = base64_encode(res->payload, res->payload_len, &b64_len);
-    json_t *body = json_pack("{s:b, s:s, s:s#, s:i, s:f, s:I, s:f, s:f, s:o}", "success", 1,
-                             "format", "wav", "audio_base64", b64, b64_len, "sample_rate", rate,
-                             "duration_seconds", duration, "bytes", (json_int_t)res->payload_len,
-                             "processing_time_ms", res->processing_ms, "queue_time_ms",
-                             res->queue_ms, "model_info", model_info(call, res));
+    json_t *body =
+        json_pack("{s:b, s:s, s:s#, s:i, s:f, s:I, s:f, s:f, s:o}", "success", 1, "format", "wav",
+                  "audio_base64", b64, b64_len, "sample_rate", rate, "duration_seconds", duration,
+                  "bytes", (json_int_t)res->payload_len, "processing_time_ms", res->processing_ms,
+                  "queue_time_ms", res->queue_ms, "model_info", model_info(call, res));
     free(b64);
     api_reply_json(call->req, 200, body);
 }
@@ -203,8 +201,8 @@ void api_synthesize(http_request_t *req, const route_params_t *params, void *ctx
     if (api_reject_unknown_fields(req, body, known) < 0 ||
         api_field_string(req, body, "model_name", true, &name) < 0 ||
         api_field_string(req, body, "text", true, &text) < 0 ||
-        api_field_number(req, body, "speed", false, BACKEND_SPEED_MIN, BACKEND_SPEED_MAX,
-                         &speed) < 0)
+        api_field_number(req, body, "speed", false, BACKEND_SPEED_MIN, BACKEND_SPEED_MAX, &speed) <
+            0)
         goto done;
     if (is_blank(text)) {
         api_reply_error(req, 400, "invalid_request", "field 'text' must not be empty");

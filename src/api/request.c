@@ -65,11 +65,12 @@ json_t *api_read_object(http_request_t *req)
     size_t len;
     const char *body = http_request_body(req, &len);
     if (len == 0) {
-        api_reply_error(req, 400, "invalid_request", "the request body is empty; send a JSON object");
+        api_reply_error(req, 400, "invalid_request",
+                        "the request body is empty; send a JSON object");
         return NULL;
     }
     json_error_t jerr;
-    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
         api_reply_error(req, 400, "invalid_json", "malformed JSON at line %d column %d: %s",
                         jerr.line, jerr.column, jerr.text);
@@ -87,7 +88,8 @@ int api_reject_unknown_fields(http_request_t *req, const json_t *obj, const char
 {
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)obj, key, value) {
+    json_object_foreach((json_t *)obj, key, value)
+    {
         bool found = false;
         for (size_t i = 0; known[i] && !found; i++)
             found = strcmp(key, known[i]) == 0;
@@ -128,8 +130,8 @@ int api_field_number(http_request_t *req, const json_t *obj, const char *name, b
         return required ? missing_field(req, name, "a number") : 0;
     double x = json_number_value(v);
     if (!json_is_number(v) || x < min || x > max) {
-        api_reply_error(req, 400, "invalid_request", "field '%s' must be a number between %g and %g",
-                        name, min, max);
+        api_reply_error(req, 400, "invalid_request",
+                        "field '%s' must be a number between %g and %g", name, min, max);
         return -1;
     }
     *out = x;

@@ -8,7 +8,9 @@
  *
  * Errors: every function that can fail returns 0 on success or -1, and
  * writes a sentence for a person into err (naming the parameter when a
- * parameter is at fault).
+ * parameter is at fault). predict and synthesize return BACKEND_ERR_INPUT
+ * instead when the request's input is at fault, so the client gets a 400
+ * rather than a 500.
  */
 #ifndef INFERD_BACKEND_H
 #define INFERD_BACKEND_H
@@ -16,6 +18,8 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define BACKEND_ERR_INPUT (-2)
 
 /* What a backend can do; a model is asked only for what its backend offers. */
 enum {

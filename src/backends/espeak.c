@@ -1,12 +1,16 @@
 /* espeak.c - the "espeak" backend: eSpeak NG voices by language or name.
  *
  * eSpeak NG is one global engine per process. It is initialised on the
- * first load and terminated on the last unload; the synth callback collects
- * samples into a growable buffer reached through the request's user_data,
- * because synchronous mode delivers audio in chunks before espeak_Synth()
- * returns. The voice is set again only when a synthesis asks for another
- * one, which happens only if a process loads two espeak models (tests do;
- * workers never do).
+ * first load and never terminated: espeak_Terminate() in eSpeak NG 1.51
+ * sometimes deadlocks in a condition wait on its internal thread (seen
+ * here in about half of the runs that load and unload), and a worker exits
+ * right after unload anyway, which gives the engine's memory back whole.
+ *
+ * The synth callback collects samples into a growable buffer reached
+ * through the request's user_data, because synchronous mode delivers audio
+ * in chunks before espeak_Synth() returns. The voice is set again only when
+ * a synthesis asks for another one, which happens only if a process loads
+ * two espeak models (tests do; workers never do).
  */
 #include "backends/backend.h"
 
@@ -29,8 +33,7 @@ typedef struct sample_sink {
     int out_of_memory;
 } sample_sink_t;
 
-static int engine_refs;
-static int engine_rate;
+static int engine_rate; /* 0 until initialised */
 static char current_voice[VOICE_NAME_MAX + 1];
 
 static int valid_voice_name(const char *s)
@@ -58,7 +61,8 @@ static int espeak_check_params(const json_t *params, char *err, size_t errlen)
         snprintf(err, errlen, "params must be an object");
         return -1;
     }
-    json_object_foreach((json_t *)params, key, value) {
+    json_object_foreach((json_t *)params, key, value)
+    {
         if (strcmp(key, "voice") != 0) {
             snprintf(err, errlen,
                      "params.%s is not a parameter of the espeak backend (it takes: voice)", key);
@@ -99,68 +103,53 @@ static int on_samples(short *wav, int n, espeak_EVENT *events)
     return 0;
 }
 
-static int engine_acquire(char *err, size_t errlen)
+static int engine_init(char *err, size_t errlen)
 {
-    if (engine_refs == 0) {
+    if (engine_rate == 0) {
         /* DONT_EXIT: by default the library calls exit() on a fatal error,
          * which would hide the reason from the gateway. */
-        int rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL,
-                                     espeakINITIALIZE_DONT_EXIT);
+        int rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL, espeakINITIALIZE_DONT_EXIT);
         if (rate <= 0) {
             snprintf(err, errlen, "eSpeak NG could not initialise (is espeak-ng-data installed?)");
             return -1;
         }
         engine_rate = rate;
         espeak_SetSynthCallback(on_samples);
-        current_voice[0] = '\0';
     }
-    engine_refs++;
     return 0;
-}
-
-static void engine_release(void)
-{
-    if (--engine_refs == 0) {
-        espeak_Terminate();
-        current_voice[0] = '\0';
-    }
 }
 
 static int select_voice(const char *voice)
 {
     if (strcmp(current_voice, voice) == 0)
         return 0;
-    if (espeak_SetVoiceByName(voice) != EE_OK)
+    if (espeak_SetVoiceByName(voice) != EE_OK) {
+        current_voice[0] = '\0'; /* not sure what the engine kept */
         return -1;
+    }
     snprintf(current_voice, sizeof(current_voice), "%s", voice);
     return 0;
 }
 
 static int espeak_load(const json_t *params, void **model, char *err, size_t errlen)
 {
-    espeak_model_t *m = NULL;
-
     if (espeak_check_params(params, err, errlen) < 0)
         return -1;
     const char *voice = json_string_value(json_object_get(params, "voice"));
-    if (engine_acquire(err, errlen) < 0)
+    if (engine_init(err, errlen) < 0)
         return -1;
     if (select_voice(voice) < 0) {
         snprintf(err, errlen, "params.voice: eSpeak NG has no voice named \"%s\"", voice);
-        goto fail;
+        return -1;
     }
-    m = malloc(sizeof(*m));
+    espeak_model_t *m = malloc(sizeof(*m));
     if (!m) {
         snprintf(err, errlen, "out of memory loading eSpeak NG voice %s", voice);
-        goto fail;
+        return -1;
     }
     snprintf(m->voice, sizeof(m->voice), "%s", voice);
     *model = m;
     return 0;
-
-fail:
-    engine_release();
-    return -1;
 }
 
 static int espeak_synthesize(void *model, const char *text, double speed, backend_audio_t *out,
@@ -183,8 +172,8 @@ static int espeak_synthesize(void *model, const char *text, double speed, backen
     rate = rate > espeakRATE_MAXIMUM ? espeakRATE_MAXIMUM : rate;
     espeak_SetParameter(espeakRATE, rate, 0);
 
-    espeak_ERROR rc = espeak_Synth(text, strlen(text) + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8,
-                                   NULL, &sink);
+    espeak_ERROR rc =
+        espeak_Synth(text, strlen(text) + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, NULL, &sink);
     if (sink.out_of_memory) {
         snprintf(err, errlen, "out of memory collecting %zu samples", sink.n);
         goto fail;
@@ -209,10 +198,7 @@ fail:
 
 static void espeak_unload(void *model)
 {
-    if (!model)
-        return;
     free(model);
-    engine_release();
 }
 
 const backend_t backend_espeak = {

@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define N_IN  10
-#define N_H1  64
-#define N_H2  32
-#define SEED  0x696e66657264ull /* "inferd" */
+#define N_IN 10
+#define N_H1 64
+#define N_H2 32
+#define SEED 0x696e66657264ull /* "inferd" */
 
 typedef struct example_model {
     double w1[N_H1][N_IN], b1[N_H1];
@@ -64,9 +64,10 @@ static int example_check_params(const json_t *params, char *err, size_t errlen)
         snprintf(err, errlen, "params must be an object");
         return -1;
     }
-    json_object_foreach((json_t *)params, key, value) {
-        snprintf(err, errlen,
-                 "params.%s is not a parameter of the example backend (it takes none)", key);
+    json_object_foreach((json_t *)params, key, value)
+    {
+        snprintf(err, errlen, "params.%s is not a parameter of the example backend (it takes none)",
+                 key);
         return -1;
     }
     return 0;
@@ -160,11 +161,11 @@ static int example_predict(void *model, const json_t *inputs, json_t **result, c
     double x[N_IN];
 
     if (input_vector(inputs, x, err, errlen) < 0)
-        return -1;
+        return BACKEND_ERR_INPUT;
     double y = forward(model, x);
     if (!isfinite(y)) {
         snprintf(err, errlen, "inputs are too large: the output is not a finite number");
-        return -1;
+        return BACKEND_ERR_INPUT;
     }
     *result = json_real(y);
     return 0;

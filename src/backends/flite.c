@@ -71,10 +71,11 @@ static int flite_check_params(const json_t *params, char *err, size_t errlen)
         snprintf(err, errlen, "params must be an object");
         return -1;
     }
-    json_object_foreach((json_t *)params, key, value) {
+    json_object_foreach((json_t *)params, key, value)
+    {
         if (strcmp(key, "voice") != 0) {
-            snprintf(err, errlen, "params.%s is not a parameter of the flite backend (it takes: voice)",
-                     key);
+            snprintf(err, errlen,
+                     "params.%s is not a parameter of the flite backend (it takes: voice)", key);
             return -1;
         }
     }
@@ -96,7 +97,8 @@ static int flite_load(const json_t *params, void **model, char *err, size_t errl
         flite_init();
         initialised = 1;
     }
-    const flite_voice_def_t *def = voice_def_find(json_string_value(json_object_get(params, "voice")));
+    const flite_voice_def_t *def =
+        voice_def_find(json_string_value(json_object_get(params, "voice")));
     flite_model_t *m = malloc(sizeof(*m));
     if (!m) {
         snprintf(err, errlen, "out of memory loading flite voice %s", def->name);
@@ -172,8 +174,9 @@ static void flite_unload(void *model)
 
 const backend_t backend_flite = {
     .name = "flite",
-    .description = "CMU Flite speech synthesis with a built-in English voice (params.voice: " VOICE_LIST
-                   "); answers with 16-bit mono WAV.",
+    .description =
+        "CMU Flite speech synthesis with a built-in English voice (params.voice: " VOICE_LIST
+        "); answers with 16-bit mono WAV.",
     .tasks = BACKEND_TASK_SYNTHESIZE,
     .check_params = flite_check_params,
     .load = flite_load,

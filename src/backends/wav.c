@@ -50,13 +50,13 @@ void wav_encode(const backend_audio_t *a, buf_t *out)
     put_le32(h + 4, 36 + data_bytes);
     memcpy(h + 8, "WAVE", 4);
     memcpy(h + 12, "fmt ", 4);
-    put_le32(h + 16, 16);              /* fmt chunk size */
-    put_le16(h + 20, WAV_FORMAT_PCM);  /* audio format */
-    put_le16(h + 22, 1);               /* channels */
-    put_le32(h + 24, rate);            /* sample rate */
-    put_le32(h + 28, rate * 2);        /* byte rate */
-    put_le16(h + 32, 2);               /* block align */
-    put_le16(h + 34, 16);              /* bits per sample */
+    put_le32(h + 16, 16);             /* fmt chunk size */
+    put_le16(h + 20, WAV_FORMAT_PCM); /* audio format */
+    put_le16(h + 22, 1);              /* channels */
+    put_le32(h + 24, rate);           /* sample rate */
+    put_le32(h + 28, rate * 2);       /* byte rate */
+    put_le16(h + 32, 2);              /* block align */
+    put_le16(h + 34, 16);             /* bits per sample */
     memcpy(h + 36, "data", 4);
     put_le32(h + 40, data_bytes);
 

@@ -20,8 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONFIG_NAME_MAX        64 /* model names: [A-Za-z0-9_.-], 1..63 chars */
-#define CONFIG_REPLICAS_LIMIT  10 /* hard upper bound on any model's replicas */
+#define CONFIG_NAME_MAX       64 /* model names: [A-Za-z0-9_.-], 1..63 chars */
+#define CONFIG_REPLICAS_LIMIT 10 /* hard upper bound on any model's replicas */
 
 typedef struct model_config {
     char name[CONFIG_NAME_MAX];

@@ -34,7 +34,7 @@ dispatch_t *dispatch_new(uv_loop_t *loop, const inferd_config_t *cfg, const char
         .next_replica_id = &d->next_replica_id,
     };
     d->n_pools = cfg->n_models;
-    d->pools = xcalloc(cfg->n_models, sizeof(*d->pools));
+    d->pools = xcalloc(cfg->n_models, sizeof(pool_t *));
     for (size_t i = 0; i < cfg->n_models; i++)
         d->pools[i] = pool_new(&d->env, &cfg->models[i]);
     return d;

@@ -87,8 +87,7 @@ static void free_job(job_t *job)
     free(job);
 }
 
-static void fail_job(job_t *job, int status, const char *code, const char *message,
-                     int retry_after)
+static void fail_job(job_t *job, int status, const char *code, const char *message, int retry_after)
 {
     pool_result_t res = {
         .http_status = status,

@@ -31,10 +31,10 @@ typedef struct pool_result {
     int retry_after_seconds; /* > 0: worth sending as Retry-After */
     const uint8_t *payload;  /* the worker's RESULT payload, valid during the callback */
     size_t payload_len;
-    unsigned replica_id;     /* replica that answered (0 if none did) */
-    bool cold_start;         /* no replica was ready when the request arrived */
-    double queue_ms;         /* accepted -> handed to a replica */
-    double processing_ms;    /* handed to a replica -> answered */
+    unsigned replica_id;  /* replica that answered (0 if none did) */
+    bool cold_start;      /* no replica was ready when the request arrived */
+    double queue_ms;      /* accepted -> handed to a replica */
+    double processing_ms; /* handed to a replica -> answered */
 } pool_result_t;
 
 typedef void (*pool_done_fn)(const pool_result_t *result, void *arg);
@@ -42,11 +42,11 @@ typedef void (*pool_done_fn)(const pool_result_t *result, void *arg);
 /* What every pool of a server shares. */
 typedef struct pool_env {
     uv_loop_t *loop;
-    const char *worker_exe;     /* path of the inferd binary */
-    const char *log_level;      /* for workers */
-    uint64_t ping_interval_ms;  /* health check of idle replicas; 0 = off */
-    uint64_t drain_grace_ms;    /* SHUTDOWN -> SIGKILL */
-    unsigned *next_replica_id;  /* server-wide counter, so ids are unique */
+    const char *worker_exe;    /* path of the inferd binary */
+    const char *log_level;     /* for workers */
+    uint64_t ping_interval_ms; /* health check of idle replicas; 0 = off */
+    uint64_t drain_grace_ms;   /* SHUTDOWN -> SIGKILL */
+    unsigned *next_replica_id; /* server-wide counter, so ids are unique */
 } pool_env_t;
 
 /* Creates an empty pool (0 replicas); env must outlive it, model is copied. */
@@ -78,7 +78,7 @@ const model_config_t *pool_model(const pool_t *p);
 typedef struct replica_info {
     unsigned id;
     int pid;
-    const char *state; /* "starting", "ready", "busy", "draining" */
+    const char *state;    /* "starting", "ready", "busy", "draining" */
     double load_time_ms;  /* measured in the worker around the backend load */
     double start_time_ms; /* spawn -> READY, measured by the gateway */
     double memory_mb;     /* resident memory now */

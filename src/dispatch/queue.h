@@ -22,7 +22,7 @@ typedef struct request_queue {
 } request_queue_t;
 
 /* The struct that embeds node as member. */
-#define queue_entry(node, type, member) ((type *)((char *)(node) - offsetof(type, member)))
+#define queue_entry(node, type, member) ((type *)((char *)(node)-offsetof(type, member)))
 
 void queue_init(request_queue_t *q, size_t capacity);
 

@@ -32,12 +32,12 @@ typedef struct http_request http_request_t;
 typedef void (*http_handler_fn)(http_request_t *req, void *ctx);
 
 typedef struct http_limits {
-    size_t max_header_bytes;      /* request line + headers */
-    size_t max_body_bytes;        /* 413 beyond */
-    uint64_t header_timeout_ms;   /* from first byte of a request to end of head */
-    uint64_t body_timeout_ms;     /* from end of head to end of body */
-    uint64_t idle_timeout_ms;     /* keep-alive connection with nothing pending */
-    unsigned max_pipelined;       /* requests awaiting answers before reading pauses */
+    size_t max_header_bytes;    /* request line + headers */
+    size_t max_body_bytes;      /* 413 beyond */
+    uint64_t header_timeout_ms; /* from first byte of a request to end of head */
+    uint64_t body_timeout_ms;   /* from end of head to end of body */
+    uint64_t idle_timeout_ms;   /* keep-alive connection with nothing pending */
+    unsigned max_pipelined;     /* requests awaiting answers before reading pauses */
 } http_limits_t;
 
 /* Creates a server on loop; handler receives every complete request. */

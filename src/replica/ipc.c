@@ -58,8 +58,7 @@ int ipc_header_decode(const uint8_t in[IPC_HEADER_SIZE], uint32_t max_payload, i
         return -1;
     }
     if (in[2] != IPC_VERSION) {
-        snprintf(err, errlen, "unsupported protocol version %u (expected %u)", in[2],
-                 IPC_VERSION);
+        snprintf(err, errlen, "unsupported protocol version %u (expected %u)", in[2], IPC_VERSION);
         return -1;
     }
     if (in[3] == 0 || in[3] > IPC_TYPE_MAX) {

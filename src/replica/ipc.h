@@ -25,7 +25,7 @@
 #define IPC_VERSION     1
 /* Large enough for several minutes of 16-bit audio; anything larger is a
  * broken or hostile peer. */
-#define IPC_MAX_PAYLOAD (64u * 1024u * 1024u)
+#define IPC_MAX_PAYLOAD (64u << 20)
 
 typedef enum {
     IPC_READY = 1, /* worker -> gateway: model loaded; JSON {load_time_ms, memory_mb, pid} */
@@ -64,7 +64,7 @@ int ipc_header_decode(const uint8_t in[IPC_HEADER_SIZE], uint32_t max_payload, i
 /* Appends one whole frame (header and payload) to out. Returns 0, or -1
  * (appending nothing) when length is over IPC_MAX_PAYLOAD. */
 int ipc_frame_append(buf_t *out, uint8_t type, uint64_t request_id, const void *payload,
-                      size_t length);
+                     size_t length);
 
 /* Incremental decoder for a byte stream. */
 typedef struct ipc_decoder ipc_decoder_t;

@@ -82,8 +82,8 @@ static void on_handle_closed(uv_handle_t *handle)
 
 static void close_handles(replica_t *r)
 {
-    uv_handle_t *handles[REPLICA_HANDLES] = {
-        (uv_handle_t *)&r->process, (uv_handle_t *)&r->pipe, (uv_handle_t *)&r->timer};
+    uv_handle_t *handles[REPLICA_HANDLES] = {(uv_handle_t *)&r->process, (uv_handle_t *)&r->pipe,
+                                             (uv_handle_t *)&r->timer};
     for (int i = 0; i < REPLICA_HANDLES; i++) {
         if (!uv_is_closing(handles[i]))
             uv_close(handles[i], on_handle_closed);
@@ -370,8 +370,8 @@ static void init_handles(replica_t *r)
     r->open_handles = REPLICA_HANDLES;
 }
 
-replica_t *replica_spawn(uv_loop_t *loop, const replica_spec_t *spec,
-                         const replica_callbacks_t *cb, void *ctx, char *err, size_t errlen)
+replica_t *replica_spawn(uv_loop_t *loop, const replica_spec_t *spec, const replica_callbacks_t *cb,
+                         void *ctx, char *err, size_t errlen)
 {
     replica_t *r = xcalloc(1, sizeof(*r));
     r->loop = loop;
@@ -386,10 +386,20 @@ replica_t *replica_spawn(uv_loop_t *loop, const replica_spec_t *spec,
 
     char id_text[24];
     snprintf(id_text, sizeof(id_text), "%u", spec->id);
-    char *args[] = {(char *)spec->exe, "worker",      "--model",     (char *)spec->model,
-                    "--backend",       (char *)spec->backend,        "--params",
-                    (char *)spec->params_json,        "--replica-id", id_text,
-                    "--fd",            "3",           "--log-level", (char *)spec->log_level,
+    char *args[] = {(char *)spec->exe,
+                    "worker",
+                    "--model",
+                    (char *)spec->model,
+                    "--backend",
+                    (char *)spec->backend,
+                    "--params",
+                    (char *)spec->params_json,
+                    "--replica-id",
+                    id_text,
+                    "--fd",
+                    "3",
+                    "--log-level",
+                    (char *)spec->log_level,
                     NULL};
     uv_stdio_container_t stdio[4] = {
         {.flags = UV_IGNORE},
@@ -453,9 +463,8 @@ static double read_rss_mb(int pid)
         return -1;
     double mb = -1;
     while (fgets(line, sizeof(line), f)) {
-        unsigned long kb;
-        if (sscanf(line, "VmRSS: %lu kB", &kb) == 1) {
-            mb = (double)kb / 1024.0;
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            mb = (double)strtoul(line + 6, NULL, 10) / 1024.0;
             break;
         }
     }

@@ -54,8 +54,8 @@ typedef struct replica_callbacks {
 
 /* Starts a worker. Returns NULL with a sentence in err when the process
  * cannot be spawned (no callback is then made). */
-replica_t *replica_spawn(uv_loop_t *loop, const replica_spec_t *spec,
-                         const replica_callbacks_t *cb, void *ctx, char *err, size_t errlen);
+replica_t *replica_spawn(uv_loop_t *loop, const replica_spec_t *spec, const replica_callbacks_t *cb,
+                         void *ctx, char *err, size_t errlen);
 
 /* Sends an INFER frame. Returns 0, or -1 when the worker cannot be written
  * to (it is then killed and `exited` follows). */

@@ -48,9 +48,10 @@ void log_write(log_level_t level, const char *module, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
 
-    int n = snprintf(line, sizeof(line), "%-5s %04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: ",
-                     level_names[level], tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000, module);
+    int n = snprintf(line, sizeof(line),
+                     "%-5s %04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: ", level_names[level],
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     now.tv_nsec / 1000000, module);
     if (n < 0)
         return;
 

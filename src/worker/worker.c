@@ -171,8 +171,8 @@ static int send_json(worker_t *w, uint8_t type, uint64_t id, json_t *body)
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text) {
-        log_error(MODULE, "cannot serialise %s payload model=%s replica=%ld",
-                  ipc_type_name(type), w->o.model, w->o.replica_id);
+        log_error(MODULE, "cannot serialise %s payload model=%s replica=%ld", ipc_type_name(type),
+                  w->o.model, w->o.replica_id);
         return -1;
     }
     int rc = send_frame(w, type, id, text, strlen(text));
@@ -271,8 +271,10 @@ static int do_predict(worker_t *w, uint64_t id, const json_t *req)
 
     if (!inputs)
         return send_error(w, id, "bad_request", "predict needs \"inputs\"");
-    if (w->backend->predict(w->model, inputs, &result, err, sizeof(err)) < 0)
-        return send_error(w, id, "backend_error", err);
+    int rc = w->backend->predict(w->model, inputs, &result, err, sizeof(err));
+    if (rc < 0)
+        return send_error(w, id, rc == BACKEND_ERR_INPUT ? "invalid_input" : "backend_error",
+                          err);
     if (!result)
         return send_error(w, id, "backend_error", "the backend returned no result");
     return send_json(w, IPC_RESULT, id, json_pack("{s:o}", "result", result));
@@ -288,23 +290,24 @@ static int do_synthesize(worker_t *w, uint64_t id, const json_t *req)
 
     if (!json_is_string(text))
         return send_error(w, id, "bad_request", "synthesize needs \"text\" as a string");
-    if (speed && (!json_is_number(speed) || factor < BACKEND_SPEED_MIN ||
-                  factor > BACKEND_SPEED_MAX)) {
+    if (speed &&
+        (!json_is_number(speed) || factor < BACKEND_SPEED_MIN || factor > BACKEND_SPEED_MAX)) {
         snprintf(err, sizeof(err), "speed must be a number between %g and %g", BACKEND_SPEED_MIN,
                  BACKEND_SPEED_MAX);
         return send_error(w, id, "bad_request", err);
     }
-    if (w->backend->synthesize(w->model, json_string_value(text), factor, &audio, err,
-                               sizeof(err)) < 0)
-        return send_error(w, id, "backend_error", err);
+    int rc = w->backend->synthesize(w->model, json_string_value(text), factor, &audio, err,
+                                    sizeof(err));
+    if (rc < 0)
+        return send_error(w, id, rc == BACKEND_ERR_INPUT ? "invalid_input" : "backend_error",
+                          err);
 
     buf_t wav = BUF_INIT;
     wav_encode(&audio, &wav);
     free(audio.samples);
-    int rc;
     if (wav.len > IPC_MAX_PAYLOAD) {
-        snprintf(err, sizeof(err), "the audio (%zu bytes) exceeds the %u-byte frame limit",
-                 wav.len, IPC_MAX_PAYLOAD);
+        snprintf(err, sizeof(err), "the audio (%zu bytes) exceeds the %u-byte frame limit", wav.len,
+                 IPC_MAX_PAYLOAD);
         rc = send_error(w, id, "backend_error", err);
     } else {
         rc = send_frame(w, IPC_RESULT, id, wav.data, wav.len);
@@ -325,15 +328,14 @@ static int handle_infer(worker_t *w, uint64_t id, const char *payload, size_t le
         snprintf(err, sizeof(err), "INFER payload is not a JSON object%s%s", req ? "" : ": ",
                  req ? "" : jerr.text);
         rc = send_error(w, id, "bad_request", err);
-    } else if (task && strcmp(task, "predict") == 0 &&
-               (w->backend->tasks & BACKEND_TASK_PREDICT)) {
+    } else if (task && strcmp(task, "predict") == 0 && (w->backend->tasks & BACKEND_TASK_PREDICT)) {
         rc = do_predict(w, id, req);
     } else if (task && strcmp(task, "synthesize") == 0 &&
                (w->backend->tasks & BACKEND_TASK_SYNTHESIZE)) {
         rc = do_synthesize(w, id, req);
     } else {
-        snprintf(err, sizeof(err), "model %s (backend %s) does not offer task \"%s\"",
-                 w->o.model, w->backend->name, task ? task : "(missing)");
+        snprintf(err, sizeof(err), "model %s (backend %s) does not offer task \"%s\"", w->o.model,
+                 w->backend->name, task ? task : "(missing)");
         rc = send_error(w, id, "bad_request", err);
     }
     json_decref(req);
@@ -353,8 +355,7 @@ static int read_frame(worker_t *w, ipc_header_t *h)
     if (n == 0)
         return 0;
     if (n != (ssize_t)sizeof(raw)) {
-        snprintf(err, sizeof(err), "%s",
-                 n < 0 ? strerror(errno) : "stream ended inside a header");
+        snprintf(err, sizeof(err), "%s", n < 0 ? strerror(errno) : "stream ended inside a header");
         goto fail;
     }
     if (ipc_header_decode(raw, IPC_MAX_PAYLOAD, h, err, sizeof(err)) < 0)
@@ -363,16 +364,15 @@ static int read_frame(worker_t *w, ipc_header_t *h)
     buf_reserve(&w->in, h->length);
     n = read_all(w->o.fd, w->in.data, h->length);
     if (n != (ssize_t)h->length) {
-        snprintf(err, sizeof(err), "%s",
-                 n < 0 ? strerror(errno) : "stream ended inside a payload");
+        snprintf(err, sizeof(err), "%s", n < 0 ? strerror(errno) : "stream ended inside a payload");
         goto fail;
     }
     w->in.len = h->length;
     return 1;
 
 fail:
-    log_error(MODULE, "malformed frame from the gateway: %s model=%s replica=%ld", err,
-              w->o.model, w->o.replica_id);
+    log_error(MODULE, "malformed frame from the gateway: %s model=%s replica=%ld", err, w->o.model,
+              w->o.replica_id);
     return -1;
 }
 
@@ -389,9 +389,8 @@ static int serve(worker_t *w)
         }
         if (rc < 0)
             return WORKER_EXIT_PROTOCOL;
-        log_debug(MODULE, "frame %s id=%llu bytes=%u model=%s replica=%ld",
-                  ipc_type_name(h.type), (unsigned long long)h.request_id, h.length, w->o.model,
-                  w->o.replica_id);
+        log_debug(MODULE, "frame %s id=%llu bytes=%u model=%s replica=%ld", ipc_type_name(h.type),
+                  (unsigned long long)h.request_id, h.length, w->o.model, w->o.replica_id);
         switch (h.type) {
         case IPC_PING:
             rc = send_frame(w, IPC_PONG, h.request_id, NULL, 0);
@@ -403,8 +402,9 @@ static int serve(worker_t *w)
             log_info(MODULE, "shutting down model=%s replica=%ld", w->o.model, w->o.replica_id);
             return WORKER_EXIT_OK;
         default:
-            log_error(MODULE, "malformed frame from the gateway: unexpected %s frame model=%s "
-                              "replica=%ld",
+            log_error(MODULE,
+                      "malformed frame from the gateway: unexpected %s frame model=%s "
+                      "replica=%ld",
                       ipc_type_name(h.type), w->o.model, w->o.replica_id);
             return WORKER_EXIT_PROTOCOL;
         }

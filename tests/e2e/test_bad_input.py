@@ -63,11 +63,12 @@ class BadRequestBodyTest(SharedServerTestCase):
                          "invalid_request", "inputs")
 
     def test_wrongly_typed_inputs_is_400_naming_it(self):
-        # inputs must be a number, string, boolean or an array of those.
+        # inputs must be a number, string, boolean or an array of those; the
+        # backend judges that, and its refusal is the client's error.
         for value in [{"x": 1}, [1, {"x": 2}], [[1, 2]], None, [None]]:
             with self.subTest(inputs=value):
                 self.assertError(self.server.predict("example", value), 400,
-                                 "invalid_request", "inputs")
+                                 "invalid_input", "inputs")
 
     def test_missing_text_is_400_naming_it(self):
         self.assertError(self.server.post("/synthesize", {"model_name": "tts"}), 400,

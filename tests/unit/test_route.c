@@ -12,7 +12,10 @@ typedef struct row {
     int expected;
 } row_t;
 
-#define R(acc, out, cap, last) {.accepting = (acc), .outstanding = (out), .capacity = (cap), .last_dispatch = (last)}
+#define R(acc, out, cap, last)                                                                     \
+    {                                                                                              \
+        .accepting = (acc), .outstanding = (out), .capacity = (cap), .last_dispatch = (last)       \
+    }
 
 static const row_t rows[] = {
     {"no replicas", 0, {{0}}, -1},
@@ -21,7 +24,10 @@ static const row_t rows[] = {
     {"starting replica does not accept", 1, {R(false, 0, 1, 0)}, -1},
     {"idle beats busy", 2, {R(true, 1, 2, 1), R(true, 0, 2, 9)}, 1},
     {"fewest outstanding wins", 3, {R(true, 2, 4, 1), R(true, 1, 4, 2), R(true, 3, 4, 0)}, 1},
-    {"tie goes to least recently used", 3, {R(true, 0, 1, 7), R(true, 0, 1, 3), R(true, 0, 1, 5)}, 1},
+    {"tie goes to least recently used",
+     3,
+     {R(true, 0, 1, 7), R(true, 0, 1, 3), R(true, 0, 1, 5)},
+     1},
     {"never-used replica first on a tie", 2, {R(true, 0, 1, 4), R(true, 0, 1, 0)}, 1},
     {"draining replica skipped even if idle", 2, {R(false, 0, 1, 0), R(true, 1, 2, 8)}, 1},
     {"all full", 3, {R(true, 1, 1, 1), R(true, 2, 2, 2), R(true, 1, 1, 3)}, -1},

@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""Writes BENCHMARKS.md from bench/results/*.json (run by bench/run-all).
+
+    bench/report.py [--output BENCHMARKS.md]
+
+Only the figures in the result files are used; a benchmark whose result file
+is missing or records an error is reported as such, never with older figures.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
+
+ORDER = ["gateway_overhead", "gateway_overhead_rc8", "synth_overhead", "cold_start"]
+
+
+def load(name):
+    path = os.path.join(B.RESULTS_DIR, f"{name}.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def fmt(x, nd=2):
+    if x is None:
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:,.{nd}f}"
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+def verdict(r):
+    if r is None:
+        return "not run"
+    if r.get("error"):
+        return "**could not run**"
+    if not r.get("valid", True):
+        return "**invalid run** (errors during the load)"
+    return "**pass**" if r.get("passed") else "**MISSED**"
+
+
+def rounds_stat(r, who, fn):
+    vals = [fn(rd[who]) for rd in r.get("rounds", [])]
+    vals = [v for v in vals if v is not None]
+    return B.median(vals) if vals else None
+
+
+def gw_cpu(rd, key):
+    by = rd["cpu_s"]["server_by_process"]
+    if key == "gateway":
+        return by.get("gateway", 0) / max(1, rd["requests"]) * 1e6
+    if key == "workers":
+        return sum(v for k, v in by.items() if k not in ("gateway", "master")) \
+            / max(1, rd["requests"]) * 1e6
+    if key == "sys_share":
+        u, k = rd["cpu_s"].get("main_process_user_sys", [0, 0])
+        return k / (u + k) if u + k else None
+    if key == "busy":
+        main = by.get("gateway", by.get(next((k for k in by if k != "master"), ""), 0))
+        return main / rd["wall_s"] if rd["wall_s"] else None
+    return None
+
+
+def section_error(out, r):
+    out.append(f"The last run could not be carried out: `{r['error']}`  ")
+    out.append(f"Command: `{r.get('command', '?')}`, {r.get('date', '?')}.\n")
+
+
+def probe_figures(r):
+    """Gateway-only probe (404 for an unknown model): req/s, gateway µs/request, p99."""
+    p = r.get("gateway_only_probe")
+    if not p or not p.get("valid"):
+        return None
+    by = p["cpu_s"]["server_by_process"]
+    return {"rps": p["requests_per_s"], "p99": p["latency_ms"]["p99"],
+            "gw_us": by.get("gateway", 0) / max(1, p["requests"]) * 1e6,
+            "busy": by.get("gateway", 0) / p["wall_s"] if p["wall_s"] else None}
+
+
+def gateway_section(out, r, rc8):
+    out.append("## 1. Gateway overhead\n")
+    if r is None:
+        out.append("Not run yet (`bench/gateway_overhead.py`).\n")
+        return
+    if r.get("error"):
+        section_error(out, r)
+        return
+    f, s = r["figures"], r["settings"]
+    out.append(
+        "`wrk` sends `POST /predict` (`{\"model_name\":\"example\",\"inputs\":[1,…,10]}`) to "
+        "inferd, and in the same run the same requests to nginx answering every POST with a "
+        f"fixed JSON body of the same size ({s['response_body_bytes']} bytes, an answer inferd "
+        "gave a moment before). Both on 127.0.0.1, keep-alive, "
+        f"{s['wrk_connections']} connections, {s['wrk_threads']} wrk threads, "
+        f"{s['duration_s']} s per run, {s['rounds']} rounds in alternating order "
+        "(nginx first in odd rounds), after a "
+        f"{s['warmup_s']} s unrecorded warm-up of each. Headline figures are medians over the "
+        "rounds.\n")
+    out.append(
+        f"- inferd: one gateway (one libuv loop) and **{s['example_replicas']} replicas** of "
+        f"`example` (min_replicas = max_replicas = {s['example_replicas']}, "
+        f"replica_concurrency {s['replica_concurrency']} — the configuration default).")
+    out.append("- nginx 1.22: **`worker_processes 1`** (one event loop, like the gateway), "
+               "`access_log off`, `return 200 '<body>'`, its own prefix and config in a "
+               "temporary directory, not the system service.")
+    out.append(f"- The machine has {r['machine']['nproc']} CPUs, shared by wrk's two threads, "
+               f"the gateway and its {s['example_replicas']} workers (or nginx's one worker) — "
+               "and by whatever else runs on the machine "
+               f"(load average {r['loadavg_before'][0]} before, {r['loadavg_after'][0]} after).")
+    out.append("- Once, after the rounds, the same wrk load is sent to inferd with a model name "
+               "that is not configured: the gateway reads the request, parses the JSON, looks "
+               "the model up and answers 404 itself — the gateway's own HTTP and JSON work "
+               "without the trip to a worker (column \"gateway only\").\n")
+    out.append(f"Command: `{r['command'].strip()}` — each wrk run is:\n")
+    out.append(f"```\n{r['load_command'].replace(B.BENCH_DIR + '/', 'bench/')}\n```\n")
+    g_cpu = rounds_stat(r, "inferd", lambda rd: gw_cpu(rd, "gateway"))
+    w_cpu = rounds_stat(r, "inferd", lambda rd: gw_cpu(rd, "workers"))
+    g_busy = rounds_stat(r, "inferd", lambda rd: gw_cpu(rd, "busy"))
+    n_busy = rounds_stat(r, "nginx", lambda rd: gw_cpu(rd, "busy"))
+    g_sys = rounds_stat(r, "inferd", lambda rd: gw_cpu(rd, "sys_share"))
+    pr = probe_figures(r)
+
+    def pct(x):
+        return f"{fmt(x * 100, 0)} %" if x is not None else "n/a"
+    out.append("| | inferd `/predict` | nginx | inferd / nginx | inferd gateway only (404) |")
+    out.append("| --- | ---: | ---: | ---: | ---: |")
+    out.append(f"| requests/s (median of rounds) | {fmt(f['inferd_requests_per_s'], 0)} | "
+               f"{fmt(f['nginx_requests_per_s'], 0)} | **{fmt(r['ratio'], 3)}** | "
+               f"{fmt(pr['rps'], 0) if pr else 'n/a'} |")
+    out.append(f"| p50 latency | {fmt(f['inferd_p50_ms'])} ms | {fmt(f['nginx_p50_ms'])} ms | | |")
+    out.append(f"| p99 latency | {fmt(f['inferd_p99_ms'])} ms | {fmt(f['nginx_p99_ms'])} ms | | "
+               f"{fmt(pr['p99']) + ' ms' if pr else 'n/a'} |")
+    out.append(f"| server CPU per request | {fmt(f['inferd_server_cpu_us_per_request'], 1)} µs "
+               f"(gateway {fmt(g_cpu, 1)}, workers {fmt(w_cpu, 1)}) | "
+               f"{fmt(f['nginx_server_cpu_us_per_request'], 1)} µs | | "
+               f"{fmt(pr['gw_us'], 1) + ' µs' if pr else 'n/a'} |")
+    out.append(f"| event-loop process busy (CPU s / wall s) | {pct(g_busy)} | {pct(n_busy)} | | "
+               f"{pct(pr['busy']) if pr else 'n/a'} |")
+    out.append(f"| errors (all rounds) | {f['errors']['inferd']} | {f['errors']['nginx']} | | "
+               "(all 404, as intended) |")
+    out.append("")
+    out.append(f"Target: ratio ≥ 0.5 → {verdict(r)}. Requests served per replica: "
+               + ", ".join(f"replica {k}: {v:,}" for k, v in
+                           sorted(f["requests_served_per_replica"].items())) + ".\n")
+    out.append("Per round:\n")
+    out.append("| round | order | inferd req/s | nginx req/s | ratio | inferd p99 | nginx p99 |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for i, rd in enumerate(r["rounds"], 1):
+        out.append(f"| {i} | {' → '.join(rd['order'])} | {fmt(rd['inferd']['requests_per_s'], 0)}"
+                   f" | {fmt(rd['nginx']['requests_per_s'], 0)} | {fmt(rd['ratio'], 3)} | "
+                   f"{fmt(rd['inferd']['latency_ms']['p99'])} ms | "
+                   f"{fmt(rd['nginx']['latency_ms']['p99'])} ms |")
+    out.append("")
+    if rc8 and not rc8.get("error"):
+        f8 = rc8["figures"]
+        g8 = rounds_stat(rc8, "inferd", lambda rd: gw_cpu(rd, "gateway"))
+        b8 = rounds_stat(rc8, "inferd", lambda rd: gw_cpu(rd, "busy"))
+        out.append(
+            f"**Same benchmark with `replica_concurrency: "
+            f"{rc8['settings']['replica_concurrency']}`** (`{rc8['command'].strip()}`, same "
+            f"`run-all`, its own nginx reference): inferd {fmt(f8['inferd_requests_per_s'], 0)}"
+            f" req/s, nginx {fmt(f8['nginx_requests_per_s'], 0)} req/s, ratio "
+            f"**{fmt(rc8['ratio'], 3)}** ({verdict(rc8)} against 0.5); p99 "
+            f"{fmt(f8['inferd_p99_ms'])} ms vs {fmt(f8['nginx_p99_ms'])} ms; gateway CPU "
+            f"{fmt(g8, 1)} µs per request, gateway busy {pct(b8)}. Not the headline figure "
+            "(not the default configuration); it shows how much of the gap is the "
+            "one-request-at-a-time hand-off to each worker.\n")
+    out.append("**Reading.** " + gateway_reading(r, rc8, g_cpu, g_busy, g_sys, pr))
+    out.append("")
+
+
+def gateway_reading(r, rc8, g_cpu, g_busy, g_sys, pr):
+    f = r["figures"]
+    n_cpu = f["nginx_server_cpu_us_per_request"]
+    n_rps = f["nginx_requests_per_s"]
+    parts = []
+    if r.get("passed"):
+        parts.append(f"inferd reaches {fmt(r['ratio'], 2)} of nginx's request rate, above the "
+                     "0.5 target.")
+    else:
+        parts.append(f"**The target is missed**: inferd serves {fmt(r['ratio'], 2)} of nginx's "
+                     "request rate, not 0.5. To reach 0.5 here the gateway would have to "
+                     f"answer {fmt(n_rps / 2, 0)} requests/s, i.e. spend at most "
+                     f"{fmt(2e6 / n_rps, 1)} µs of a whole CPU per request; it spends "
+                     f"{fmt(g_cpu, 1)} µs (nginx: {fmt(n_cpu, 1)} µs).")
+    if pr:
+        parts.append(
+            "Where it goes: without the worker trip (the 404 probe) the gateway answers "
+            f"{fmt(pr['rps'], 0)} requests/s, {fmt(pr['rps'] / n_rps, 2)} of nginx, at "
+            f"{fmt(pr['gw_us'], 1)} µs of gateway CPU per request — so HTTP parsing, JSON and "
+            "the answer cost about "
+            f"{fmt(pr['gw_us'] / n_cpu if n_cpu else None, 1)}× what nginx spends, and the "
+            f"trip to the worker and back adds about {fmt(g_cpu - pr['gw_us'], 1)} µs of "
+            "gateway CPU per request on top: an INFER frame written to the worker's "
+            "socketpair (waking that process), the RESULT frame read back, and the loop "
+            f"turns between them. {fmt(g_sys * 100 if g_sys is not None else None, 0)} % of "
+            "the gateway's CPU time under `/predict` is in the kernel.")
+    if g_busy is not None and g_busy < 0.9:
+        parts.append(
+            f"With replica_concurrency 1 the gateway is not even saturated (busy "
+            f"{fmt(g_busy * 100, 0)} % of one CPU): at most "
+            f"{r['settings']['example_replicas']} requests are inside workers at any time "
+            "and the other connections wait in the model's queue for a worker round trip to "
+            "end, so throughput is bounded by that round trip rather than by CPU.")
+    if rc8 and not rc8.get("error"):
+        b8 = rounds_stat(rc8, "inferd", lambda rd: gw_cpu(rd, "busy"))
+        text = (f"Letting each worker hold {rc8['settings']['replica_concurrency']} requests "
+                f"changes the ratio to {fmt(rc8['ratio'], 2)}")
+        if b8 is not None and b8 >= 0.85:
+            text += f", with the gateway busy {fmt(b8 * 100, 0)} % of a CPU: then the gateway is "
+            text += "the bottleneck"
+        text += "."
+        parts.append(text)
+    if pr and n_cpu:
+        parts.append(
+            "What is left is the per-request worker trip — the price of running replicas as "
+            "separate processes, which nginx's fixed `return` does not pay — and a gateway "
+            f"HTTP/JSON path that costs {fmt(pr['gw_us'] / n_cpu, 1)}× nginx's CPU per "
+            "request.")
+    return " ".join(parts)
+
+
+def synth_section(out, r):
+    out.append("## 2. Real model overhead\n")
+    if r is None:
+        out.append("Not run yet (`bench/synth_overhead.py`).\n")
+        return
+    if r.get("error"):
+        section_error(out, r)
+        return
+    f, s = r["figures"], r["settings"]
+    out.append(
+        f"One client (Python `http.client`, one keep-alive connection) sends "
+        f"`POST /synthesize` for the flite voice `cmu_us_slt` ({s['served_requests']} "
+        f"sequential requests after {s['warmup_requests']} unrecorded ones, "
+        "`Accept: audio/wav`, concurrency 1, the whole WAV read each time) with the fixed "
+        f"sentence \"{s['text']}\". The reference is the same synthesis in one process, "
+        "without the server, timed by `bench_synth_inproc` (`bench/synth_inproc.c`), in the "
+        f"same run: {s['blocks'] + 1} in-process blocks of {s['inproc_runs_per_block']} "
+        f"syntheses interleaved with {s['blocks']} served blocks, so that a change in the "
+        "machine's load hits both.\n")
+    out.append(f"Command: `{r['command'].strip()}`; reference: `{r['reference_command']}`\n")
+    out.append("| | median | other |")
+    out.append("| --- | ---: | --- |")
+    out.append(f"| served latency (client) | {fmt(f['served_median_ms'])} ms | p90 "
+               f"{fmt(f['served_p90_ms'])} ms, min {fmt(f['served_min_ms'])}, max "
+               f"{fmt(f['served_max_ms'])} |")
+    out.append(f"| in-process synthesis | {fmt(f['inproc_median_ms'])} ms | block medians "
+               + ", ".join(fmt(x) for x in f["inproc_block_medians_ms"]) + " ms |")
+    out.append(f"| **ratio** | **{fmt(r['ratio'], 3)}** | target ≤ 1.05 → {verdict(r)} |")
+    out.append(f"| overhead | {fmt(f['overhead_ms'])} ms | of which HTTP side (client → gateway "
+               f"→ client) {fmt(f['http_side_ms'])} ms, worker side (IPC, WAV encoding, "
+               f"worker loop) {fmt(f['worker_side_ms'])} ms |")
+    out.append("")
+    out.append(
+        "The split uses the gateway's `X-Inferd-Processing-Ms` (hand-off to the worker until "
+        f"its answer; median {fmt(f['gateway_processing_median_ms'])} ms): served − processing "
+        "is the HTTP side, processing − in-process is the worker side. The WAV is "
+        f"{fmt(f['wav_bytes'])} bytes. Load average {r['loadavg_before'][0]} before, "
+        f"{r['loadavg_after'][0]} after.\n")
+    if not r.get("passed"):
+        out.append(f"**The target is missed** ({fmt(r['ratio'], 3)} > 1.05).\n")
+
+
+def cold_section(out, r):
+    out.append("## 3. Cold start\n")
+    if r is None:
+        out.append("Not run yet (`bench/cold_start.py`).\n")
+        return
+    if r.get("error"):
+        section_error(out, r)
+        return
+    f, s = r["figures"], r["settings"]
+    out.append(
+        "Each model has min_replicas 0 and max_replicas 1. On one keep-alive connection "
+        f"(`Accept: audio/wav`, \"{s['text']}\"): warm requests first; then {s['repeats']} "
+        "times: `POST /models/NAME/replicas {\"replicas\": 0}`, wait until `GET /models/NAME` "
+        f"lists no replica, pause {s['pause_at_zero_s']} s, time ONE request (it must answer "
+        "`X-Inferd-Cold-Start: true`), then 3 more warm requests. cold − warm = each cold "
+        f"latency minus the median of all {s['warm_requests']} warm requests of the same "
+        "model. The reference is the load time `bench_synth_inproc` measures in a fresh "
+        f"process ({s['repeats']} runs with `--runs 1`, same run).\n")
+    out.append(f"Command: `{r['command'].strip()}`; reference: `{r['reference_command']}`\n")
+    out.append("| model | cold (median) | warm (median) | cold − warm median | cold − warm max "
+               "| in-process load | budget (load + 10 ms) | result |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for m in f["models"]:
+        res = "**pass**" if m["passed"] else "**MISSED**"
+        if m["passed"] and not m["max_within_budget"]:
+            res += " (median; the max is over)"
+        out.append(f"| {m['model']} | {fmt(m['cold_ms_median'])} ms | {fmt(m['warm_ms_median'])}"
+                   f" ms | **{fmt(m['cold_extra_ms_median'])} ms** | "
+                   f"{fmt(m['cold_extra_ms_max'])} ms | {fmt(m['inproc_load_ms_median'], 3)} ms | "
+                   f"{fmt(m['budget_ms'])} ms | {res} |")
+    out.append("")
+    out.append("Where the extra time goes:\n")
+    out.append("| model | spawn → READY (gateway) | load in worker | in-process first − "
+               "warm synthesis | first warm request after a cold one |")
+    out.append("| --- | ---: | ---: | ---: | ---: |")
+    for m in f["models"]:
+        out.append(f"| {m['model']} | {fmt(m['gateway_start_time_ms_median'])} ms | "
+                   f"{fmt(m['worker_load_time_ms_median'], 3)} ms | "
+                   f"{fmt(m['inproc_first_synthesis_extra_ms'])} ms | "
+                   f"{fmt(m['first_warm_after_cold_ms_median'])} ms (warm median "
+                   f"{fmt(m['warm_ms_median'])}) |")
+    out.append("")
+    libs = f.get("inferd_shared_libraries")
+    out.append(
+        f"Starting the inferd binary at all (`inferd --version`) takes "
+        f"{fmt(f['exec_inferd_version_ms_median'])} ms (median) against "
+        f"{fmt(f['exec_bin_true_ms_median'])} ms for `/bin/true`"
+        + (f"; the binary loads {libs} shared libraries" if libs else "") + ".\n")
+    out.append("**Reading.** " + cold_reading(r))
+    out.append("")
+
+
+def cold_reading(r):
+    f = r["figures"]
+    parts = []
+    for m in f["models"]:
+        head = (f"{m['model']}: cold − warm is {fmt(m['cold_extra_ms_median'])} ms (median), "
+                f"{fmt(m['cold_extra_ms_max'])} ms (max), against a budget of "
+                f"{fmt(m['budget_ms'])} ms: ")
+        if m["passed"] and m["max_within_budget"]:
+            head += "within the budget."
+        elif m["passed"]:
+            head += "the median is within the budget, the slowest cold start is not."
+        else:
+            head += "the target is missed."
+        parts.append(head)
+    parts.append(
+        "The in-process load of these voices is small (flite's voices are compiled into "
+        "shared libraries; eSpeak NG reads its data files), so most of a cold start is "
+        "starting the worker process:")
+    parts.append("; ".join(
+        f"{m['model']}: spawn → READY {fmt(m['gateway_start_time_ms_median'])} ms of the "
+        f"{fmt(m['cold_extra_ms_median'])} ms, the remaining "
+        f"{fmt(m['cold_extra_ms_median'] - m['gateway_start_time_ms_median'])} ms being the "
+        "hand-off and the first request in a fresh process (the in-process first synthesis "
+        f"alone is {fmt(m['inproc_first_synthesis_extra_ms'])} ms slower than a warm one)"
+        for m in f["models"]) + ".")
+    parts.append(
+        "Most of spawn → READY is loading the binary: starting `inferd --version` costs "
+        f"{fmt(f['exec_inferd_version_ms_median'])} ms against "
+        f"{fmt(f['exec_bin_true_ms_median'])} ms for `/bin/true`, because every worker is the "
+        "whole `inferd` binary, linked against every backend's libraries — a flite worker "
+        "also loads eSpeak NG and, through it, PulseAudio, ALSA, X11, libsndfile and systemd "
+        "libraries (see the profiling notes below). Process start is not part of "
+        "`bench_synth_inproc`'s load time, so the 10 ms allowance is mostly spent on it.")
+    return " ".join(parts)
+
+
+def summary_rows(res):
+    rows = []
+    g = res.get("gateway_overhead")
+    if g and not g.get("error"):
+        f = g["figures"]
+        rows.append(("Gateway overhead (`example`, 32 conns)",
+                     f"{fmt(f['inferd_requests_per_s'], 0)} req/s, p99 {fmt(f['inferd_p99_ms'])} ms",
+                     f"nginx {fmt(f['nginx_requests_per_s'], 0)} req/s, p99 "
+                     f"{fmt(f['nginx_p99_ms'])} ms", f"ratio {fmt(g['ratio'], 3)}", "≥ 0.5",
+                     verdict(g)))
+    else:
+        rows.append(("Gateway overhead", "", "", "", "≥ 0.5", verdict(g)))
+    s = res.get("synth_overhead")
+    if s and not s.get("error"):
+        f = s["figures"]
+        rows.append(("Real model overhead (cmu_us_slt, c=1)",
+                     f"median {fmt(f['served_median_ms'])} ms",
+                     f"in-process {fmt(f['inproc_median_ms'])} ms", f"ratio {fmt(s['ratio'], 3)}",
+                     "≤ 1.05", verdict(s)))
+    else:
+        rows.append(("Real model overhead", "", "", "", "≤ 1.05", verdict(s)))
+    c = res.get("cold_start")
+    if c and not c.get("error"):
+        for m in c["figures"]["models"]:
+            v = "**pass**" if m["passed"] else "**MISSED**"
+            if m["passed"] and not m["max_within_budget"]:
+                v += " (max over)"
+            rows.append((f"Cold start ({m['model']}, {c['settings']['repeats']}×)",
+                         f"cold − warm {fmt(m['cold_extra_ms_median'])} ms median, "
+                         f"{fmt(m['cold_extra_ms_max'])} ms max",
+                         f"in-process load {fmt(m['inproc_load_ms_median'], 3)} ms",
+                         f"budget (load + 10 ms) {fmt(m['budget_ms'])} ms",
+                         "median ≤ budget", v))
+    else:
+        rows.append(("Cold start", "", "", "", "median ≤ load + 10 ms", verdict(c)))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--output", default=os.path.join(B.ROOT, "BENCHMARKS.md"))
+    a = ap.parse_args()
+    res = {n: load(n) for n in ORDER}
+    present = [r for r in res.values() if r]
+    machine = next((r["machine"] for r in present if r.get("machine")), B.machine_facts())
+    dates = sorted(r["date"] for r in present if r.get("date"))
+    revs = sorted({r.get("revision") for r in present if r.get("revision")})
+
+    out = ["# Benchmarks", ""]
+    out.append("<!-- Generated by bench/report.py (run by bench/run-all) from bench/results/*.json."
+               " Do not edit by hand: rerun `make bench`. -->\n")
+    out.append(
+        "Three measurements of what the server itself costs, each against a reference "
+        "measured **in the same run** (the machine is shared and noisy, so only a same-run "
+        "ratio means anything), each with a target from issue 2. These are benchmarks, not "
+        "timed tests: `make test` does not run them.\n")
+    out.append("## Rerun\n")
+    out.append("```sh\nmake bench            # builds, then bench/run-all: every benchmark, "
+               "then this file\nbench/run-all         # the same, without the build step\n"
+               "bench/gateway_overhead.py   # one benchmark alone -> bench/results/"
+               "gateway_overhead.json\nbench/synth_overhead.py\nbench/cold_start.py\n"
+               "bench/report.py       # rewrite this file from bench/results/*.json\n```\n")
+    out.append(
+        "Each script starts everything it needs (inferd with a config in a temporary "
+        "directory; nginx with its own prefix and config, never the system service) on "
+        "127.0.0.1 only, bounds every load in time and count, and stops every process it "
+        "started when it ends, also on failure or Ctrl-C. It needs `build/inferd`, "
+        "`build/bench_synth_inproc`, `wrk` and `nginx` (`scripts/install-deps`). Exit status: "
+        "0 target met, 1 target missed, 2 could not run. About 3 minutes in all.\n")
+    out.append("## Machine and run\n")
+    out.append("| | |")
+    out.append("| --- | --- |")
+    out.append(f"| date | {dates[0] if dates else 'n/a'}"
+               + (f" – {dates[-1]}" if len(dates) > 1 and dates[-1] != dates[0] else "") + " |")
+    out.append(f"| CPUs (`nproc`) | {machine.get('nproc')} |")
+    out.append(f"| CPU model | {machine.get('cpu_model')}"
+               + (f" (virtual machine, {machine['hypervisor']})" if machine.get("hypervisor")
+                  else "") + " |")
+    out.append(f"| memory | {machine.get('mem_total_gb')} GB |")
+    out.append(f"| kernel | {machine.get('kernel')} |")
+    out.append(f"| inferd revision | {', '.join(revs) if revs else 'n/a'} |")
+    out.append(f"| build | `build/` (CMake RelWithDebInfo when made by `make`) |")
+    out.append("")
+    out.append(
+        f"All {machine.get('nproc')} CPUs are shared: by the load generator, the server and "
+        "its worker processes, and by other work on the machine (each section gives the load "
+        "average before and after). Figures from another machine, or from this one at another "
+        "time, will differ; the ratios are what to compare.\n")
+    out.append("## Summary\n")
+    out.append("| benchmark | inferd | reference (same run) | ratio / difference | target | "
+               "result |")
+    out.append("| --- | --- | --- | --- | --- | --- |")
+    for row in summary_rows(res):
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    gateway_section(out, res["gateway_overhead"], res["gateway_overhead_rc8"])
+    synth_section(out, res["synth_overhead"])
+    cold_section(out, res["cold_start"])
+    out.append("## Notes from profiling (taken once while writing the benchmarks; not rerun by "
+               "run-all)\n")
+    out.append(
+        "- Cold start: `perf record` over 200 runs of `inferd --version` puts about a third of "
+        "the process's samples in the dynamic loader's symbol lookup and relocation "
+        "(`do_lookup_x`, `_dl_relocate_object`, `_dl_lookup_symbol_x`, `strcmp`) and most of "
+        "the rest in page faults and mapping; `perf stat` counts 4.6 ms of CPU and 912 page "
+        "faults per start against 0.7 ms and 49 for `/bin/true`. Every worker is the whole "
+        "`inferd` binary, linked against all backends (`libespeak-ng` brings `libpcaudio` and "
+        "with it PulseAudio, ALSA, X11/xcb, libsndfile, FLAC/Vorbis/Opus/mp3, dbus, systemd, "
+        "gcrypt), whatever model it serves.")
+    out.append(
+        "- Gateway: `perf record` of the gateway under this load shows about 56 % of its "
+        "samples in the kernel, the top kernel symbols being `_raw_spin_unlock_irqrestore` and "
+        "`finish_task_switch` (wake-ups of other processes); user-space time is spread thin "
+        "(printf-family formatting of the JSON answer and headers, malloc/free, "
+        "http_parser). `strace -c` counts, per request, about 2 `write`s (INFER frame to the "
+        "worker, answer to the client), 1.1 `read`s and 1.1 `epoll_ctl` calls: each "
+        "`uv_write` that completes at once is followed, on the next loop turn, by an "
+        "`epoll_ctl(EPOLL_CTL_MOD)` that sets the same `EPOLLIN` interest again on that "
+        "descriptor (libuv 1.44's write-completion path re-queues the watcher); trying "
+        "`uv_try_write` first would probably save that system call. A small cost next to the "
+        "wake-ups.")
+    out.append(
+        "- `GET /health` is not cheap either: it calls `pool_get_info()` for every model only "
+        "to read its state, and that reads `/proc/PID/status` of every replica "
+        "(`replica_memory_mb()` → `read_rss_mb()` in `src/replica/replica.c`), i.e. "
+        "open/fstat/read/close per replica per request, synchronously on the event loop. "
+        "With 2 replicas `strace -c` counted 2 `openat`, 2 `newfstatat`, 2 `close` and 3 "
+        "`read`s (one of them the socket) per `/health`, and wrk measured about 26 µs of gateway CPU per `/health` "
+        "against about 10 µs for a 404 answer. `GET /models` does the same, where the memory "
+        "figure is actually wanted.\n")
+    out.append("## Raw results\n")
+    out.append("Every figure above, with per-round and per-request samples, is in "
+               "`bench/results/*.json` (one file per benchmark, written by its script).\n")
+    text = "\n".join(out)
+    with open(a.output + ".part", "w") as fh:
+        fh.write(text)
+    os.replace(a.output + ".part", a.output)
+    B.log(f"wrote {os.path.relpath(a.output, B.ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
