@@ -77,7 +77,8 @@ def synthesize(conn, model):
     ms = (time.perf_counter() - t0) * 1000
     if r.status != 200 or data[:4] != b"RIFF":
         raise B.BenchError(f"POST /synthesize {model}: {r.status} {data[:300]!r}")
-    return ms, r.getheader("X-Inferd-Cold-Start")
+    proc = r.getheader("X-Inferd-Processing-Ms")
+    return ms, r.getheader("X-Inferd-Cold-Start"), float(proc) if proc else None
 
 
 def time_exec(argv, n):
@@ -100,32 +101,35 @@ def shared_libraries(path):
 def measure_model(srv, spec, a):
     name = spec["name"]
     conn = srv.connect(60)
-    ms, cold = synthesize(conn, name)  # brings the first replica up
-    warm = []
+    synthesize(conn, name)  # brings the first replica up
+    warm, warm_proc, cold_proc = [], [], []
     for _ in range(a.warm):
-        ms, cold = synthesize(conn, name)
+        ms, cold, proc = synthesize(conn, name)
         if cold != "false":
             raise B.BenchError(f"{name}: warm request reported cold start {cold}")
         warm.append(ms)
+        warm_proc.append(proc)
     colds, starts, loads, after_cold = [], [], [], []
     for i in range(a.repeats):
         srv.set_replicas(name, 0)
         B.wait_for(lambda: not srv.model(name)["replicas"], 20, f"{name} to reach 0 replicas")
         time.sleep(0.2)
-        ms, cold = synthesize(conn, name)
+        ms, cold, proc = synthesize(conn, name)
         if cold != "true":
             raise B.BenchError(f"{name}: request at zero replicas answered with "
                                f"X-Inferd-Cold-Start {cold}")
         colds.append(ms)
+        cold_proc.append(proc)
         reps = srv.model(name)["replicas"]
         if reps:
             starts.append(reps[0]["start_time_ms"])
             loads.append(reps[0]["load_time_ms"])
         for j in range(3):
-            wms, wcold = synthesize(conn, name)
+            wms, wcold, wproc = synthesize(conn, name)
             if wcold != "false":
                 raise B.BenchError(f"{name}: warm request reported cold start {wcold}")
             warm.append(wms)
+            warm_proc.append(wproc)
             if j == 0:
                 after_cold.append(wms)
         B.log(f"  {name} repeat {i + 1}/{a.repeats}: cold {ms:.2f} ms, "
@@ -133,7 +137,9 @@ def measure_model(srv, spec, a):
         srv.check_alive()
     conn.close()
     return {"cold_ms": colds, "warm_ms": warm, "start_time_ms": starts, "load_time_ms": loads,
-            "first_warm_after_cold_ms": after_cold}
+            "first_warm_after_cold_ms": after_cold,
+            "cold_processing_ms": [x for x in cold_proc if x is not None],
+            "warm_processing_ms": [x for x in warm_proc if x is not None]}
 
 
 def run(a):
@@ -188,6 +194,14 @@ def run(a):
             "gateway_start_time_ms_median": B.rnd(B.median(sv["start_time_ms"])),
             "worker_load_time_ms_median": B.rnd(B.median(sv["load_time_ms"])),
             "first_warm_after_cold_ms_median": B.rnd(B.median(sv["first_warm_after_cold_ms"])),
+            # X-Inferd-Processing-Ms: hand-off to the (new) worker until its answer, so
+            # cold minus warm processing is what the first request in a fresh worker
+            # costs beyond a warm one, spawn excluded.
+            "cold_processing_ms_median": B.rnd(B.median(sv["cold_processing_ms"])),
+            "warm_processing_ms_median": B.rnd(B.median(sv["warm_processing_ms"])),
+            "first_request_in_fresh_worker_extra_ms": B.rnd(
+                B.median(sv["cold_processing_ms"]) - B.median(sv["warm_processing_ms"]))
+            if sv["cold_processing_ms"] and sv["warm_processing_ms"] else None,
             "inproc_first_synthesis_ms_median": B.rnd(B.median(ip["first_synthesis_ms"])),
             "inproc_warm_synthesis_ms_median": B.rnd(ip["warm_median_ms"]),
             "inproc_first_synthesis_extra_ms": B.rnd(B.median(ip["first_synthesis_ms"])
@@ -196,6 +210,7 @@ def run(a):
                         "cold_extra_ms": [B.rnd(x) for x in extra],
                         "warm_ms": [B.rnd(x) for x in sv["warm_ms"]],
                         "start_time_ms": [B.rnd(x) for x in sv["start_time_ms"]],
+                        "cold_processing_ms": [B.rnd(x) for x in sv["cold_processing_ms"]],
                         "inproc_load_ms": [B.rnd(x, 4) for x in ip["load_ms"]],
                         "inproc_first_synthesis_ms": [B.rnd(x) for x in ip["first_synthesis_ms"]]},
         })

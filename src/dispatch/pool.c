@@ -62,6 +62,7 @@ struct pool {
     request_queue_t queue;
     uv_timer_t queue_timer;   /* fires at the oldest queued request's deadline */
     uv_timer_t backoff_timer; /* fires when a restart may be tried again */
+    int open_timers;
     slot_t *slots;
     int desired;
     uint64_t next_job_id;
@@ -491,24 +492,25 @@ pool_t *pool_new(const pool_env_t *env, const model_config_t *model)
     uv_timer_init(env->loop, &p->queue_timer);
     uv_timer_init(env->loop, &p->backoff_timer);
     p->queue_timer.data = p->backoff_timer.data = p;
+    p->open_timers = 2;
     return p;
 }
 
 static void on_timer_closed(uv_handle_t *handle)
 {
     pool_t *p = handle->data;
-    if (handle == (uv_handle_t *)&p->backoff_timer) {
-        json_decref(p->model.params);
-        free(p->params_json);
-        free(p);
-    }
+    /* libuv runs close callbacks in no promised order: the last one frees. */
+    if (--p->open_timers > 0)
+        return;
+    json_decref(p->model.params);
+    free(p->params_json);
+    free(p);
 }
 
 void pool_free(pool_t *p)
 {
     if (!p)
         return;
-    /* Closed in order; the second close callback frees the pool. */
     uv_close((uv_handle_t *)&p->queue_timer, on_timer_closed);
     uv_close((uv_handle_t *)&p->backoff_timer, on_timer_closed);
 }

@@ -434,7 +434,19 @@ class Server:
                 except ProcessLookupError:
                     pass
         self.log.close()
+        report = sanitizer_report(self.read_log())
         shutil.rmtree(self.dir, ignore_errors=True)
+        if report:
+            raise AssertionError("a sanitizer reported an error in inferd:\n" + report)
+
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_report(log):
+    """The part of a server log from the first sanitizer report on, or ""."""
+    starts = [log.find(m) for m in SANITIZER_MARKERS if m in log]
+    return log[min(starts):][:20000] if starts else ""
 
 
 class _Assertions:
