@@ -73,6 +73,10 @@ class _Interrupted(BaseException):
 
 
 def _on_signal(signum, _frame):
+    # One signal is enough: ignore the next ones so that they cannot cut the
+    # cleanup short (Processes.__exit__ stops everything, within bounded time).
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, signal.SIG_IGN)
     raise _Interrupted(f"signal {signum}")
 
 

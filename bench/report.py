@@ -289,24 +289,32 @@ def cold_section(out, r):
         f"process ({s['repeats']} runs with `--runs 1`, same run).\n")
     out.append(f"Command: `{r['command'].strip()}`; reference: `{r['reference_command']}`\n")
     out.append("| model | cold (median) | warm (median) | cold − warm median | cold − warm max "
-               "| in-process load | budget (load + 10 ms) | result |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+               "| in-process load | budget (load + 10 ms) | cold starts within budget | result |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for m in f["models"]:
         res = "**pass**" if m["passed"] else "**MISSED**"
         if m["passed"] and not m["max_within_budget"]:
             res += " (median; the max is over)"
+        extras = m["samples"]["cold_extra_ms"]
+        within = sum(1 for x in extras if x <= m["budget_ms"])
         out.append(f"| {m['model']} | {fmt(m['cold_ms_median'])} ms | {fmt(m['warm_ms_median'])}"
                    f" ms | **{fmt(m['cold_extra_ms_median'])} ms** | "
                    f"{fmt(m['cold_extra_ms_max'])} ms | {fmt(m['inproc_load_ms_median'], 3)} ms | "
-                   f"{fmt(m['budget_ms'])} ms | {res} |")
+                   f"{fmt(m['budget_ms'])} ms | {within} of {len(extras)} | {res} |")
+    out.append("")
+    out.append("Every cold − warm sample, in order: " + "; ".join(
+        f"{m['model']}: " + ", ".join(fmt(x, 1) for x in m["samples"]["cold_extra_ms"]) + " ms"
+        for m in f["models"]) + ".")
     out.append("")
     out.append("Where the extra time goes:\n")
-    out.append("| model | spawn → READY (gateway) | load in worker | in-process first − "
-               "warm synthesis | first warm request after a cold one |")
-    out.append("| --- | ---: | ---: | ---: | ---: |")
+    out.append("| model | spawn → READY (gateway) | load in worker | first request in the new "
+               "worker − warm (gateway processing time) | in-process first − warm synthesis | "
+               "first warm request after a cold one |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
     for m in f["models"]:
         out.append(f"| {m['model']} | {fmt(m['gateway_start_time_ms_median'])} ms | "
                    f"{fmt(m['worker_load_time_ms_median'], 3)} ms | "
+                   f"{fmt(m.get('first_request_in_fresh_worker_extra_ms'))} ms | "
                    f"{fmt(m['inproc_first_synthesis_extra_ms'])} ms | "
                    f"{fmt(m['first_warm_after_cold_ms_median'])} ms (warm median "
                    f"{fmt(m['warm_ms_median'])}) |")
@@ -342,10 +350,24 @@ def cold_reading(r):
     parts.append("; ".join(
         f"{m['model']}: spawn → READY {fmt(m['gateway_start_time_ms_median'])} ms of the "
         f"{fmt(m['cold_extra_ms_median'])} ms, the remaining "
-        f"{fmt(m['cold_extra_ms_median'] - m['gateway_start_time_ms_median'])} ms being the "
-        "hand-off and the first request in a fresh process (the in-process first synthesis "
-        f"alone is {fmt(m['inproc_first_synthesis_extra_ms'])} ms slower than a warm one)"
+        f"{fmt(m['cold_extra_ms_median'] - m['gateway_start_time_ms_median'])} ms being "
+        "mostly the first request in a fresh worker (its gateway processing time is "
+        f"{fmt(m.get('first_request_in_fresh_worker_extra_ms'))} ms over a warm one's)"
         for m in f["models"]) + ".")
+    noisy = [m for m in f["models"]
+             if m["cold_extra_ms_max"] > 2 * m["cold_extra_ms_median"]
+             or m["cold_extra_ms_median"] > 1.5 * m["gateway_start_time_ms_median"] + 2]
+    if noisy:
+        parts.append(
+            "The spread of the samples (" + ", ".join(m["model"] for m in noisy) + ") is the "
+            "shared machine: a cold request is one sample, not a median, and a cold worker "
+            "competes for the CPUs with everything else that runs at that moment (load "
+            f"average {r['loadavg_before'][0]} before this benchmark, "
+            f"{r['loadavg_after'][0]} after, on {r['machine']['nproc']} CPUs). In quiet "
+            "moments cold − warm comes close to spawn → READY alone (for flite about 7 ms, "
+            "within its 10.05 ms budget, in the runs made while these benchmarks were "
+            "written); in busy ones it does not. A verdict on this target from one run on "
+            "this machine is therefore fragile: look at the samples.")
     parts.append(
         "Most of spawn → READY is loading the binary: starting `inferd --version` costs "
         f"{fmt(f['exec_inferd_version_ms_median'])} ms against "

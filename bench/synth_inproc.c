@@ -46,9 +46,9 @@ static int parse_args(int argc, char **argv, bench_opts_t *o)
         else if (strcmp(argv[i], "--text") == 0)
             o->text = value;
         else if (strcmp(argv[i], "--runs") == 0)
-            o->runs = atoi(value);
+            o->runs = (int)strtol(value, NULL, 10);
         else if (strcmp(argv[i], "--speed") == 0)
-            o->speed = atof(value);
+            o->speed = strtod(value, NULL);
         else
             return -1;
         i++;

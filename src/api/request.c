@@ -88,8 +88,7 @@ int api_reject_unknown_fields(http_request_t *req, const json_t *obj, const char
 {
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)obj, key, value)
-    {
+    json_object_foreach ((json_t *)obj, key, value) {
         bool found = false;
         for (size_t i = 0; known[i] && !found; i++)
             found = strcmp(key, known[i]) == 0;

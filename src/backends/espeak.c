@@ -61,8 +61,7 @@ static int espeak_check_params(const json_t *params, char *err, size_t errlen)
         snprintf(err, errlen, "params must be an object");
         return -1;
     }
-    json_object_foreach((json_t *)params, key, value)
-    {
+    json_object_foreach ((json_t *)params, key, value) {
         if (strcmp(key, "voice") != 0) {
             snprintf(err, errlen,
                      "params.%s is not a parameter of the espeak backend (it takes: voice)", key);

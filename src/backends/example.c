@@ -64,8 +64,7 @@ static int example_check_params(const json_t *params, char *err, size_t errlen)
         snprintf(err, errlen, "params must be an object");
         return -1;
     }
-    json_object_foreach((json_t *)params, key, value)
-    {
+    json_object_foreach ((json_t *)params, key, value) {
         snprintf(err, errlen, "params.%s is not a parameter of the example backend (it takes none)",
                  key);
         return -1;
@@ -84,9 +83,9 @@ static int example_load(const json_t *params, void **model, char *err, size_t er
         snprintf(err, errlen, "out of memory loading the example model");
         return -1;
     }
-    fill_uniform(&m->w1[0][0], N_H1 * N_IN, N_IN, &state);
+    fill_uniform(&m->w1[0][0], (size_t)N_H1 * N_IN, N_IN, &state);
     fill_uniform(m->b1, N_H1, N_IN, &state);
-    fill_uniform(&m->w2[0][0], N_H2 * N_H1, N_H1, &state);
+    fill_uniform(&m->w2[0][0], (size_t)N_H2 * N_H1, N_H1, &state);
     fill_uniform(m->b2, N_H2, N_H1, &state);
     fill_uniform(m->w3, N_H2, N_H2, &state);
     fill_uniform(&m->b3, 1, N_H2, &state);

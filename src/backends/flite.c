@@ -71,8 +71,7 @@ static int flite_check_params(const json_t *params, char *err, size_t errlen)
         snprintf(err, errlen, "params must be an object");
         return -1;
     }
-    json_object_foreach((json_t *)params, key, value)
-    {
+    json_object_foreach ((json_t *)params, key, value) {
         if (strcmp(key, "voice") != 0) {
             snprintf(err, errlen,
                      "params.%s is not a parameter of the flite backend (it takes: voice)", key);

@@ -95,8 +95,7 @@ static int parse_params(const json_t *params, synthetic_params_t *p, char *err, 
         snprintf(err, errlen, "params must be an object");
         return -1;
     }
-    json_object_foreach((json_t *)params, key, value)
-    {
+    json_object_foreach ((json_t *)params, key, value) {
         if (parse_one(key, value, p, err, errlen) < 0)
             return -1;
     }

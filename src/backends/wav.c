@@ -36,6 +36,13 @@ static uint32_t get_le32(const uint8_t *p)
     return (uint32_t)get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
 }
 
+/* Writes a four-character chunk tag (not a C string: no terminator). */
+static void put_tag(uint8_t *p, const char tag[4])
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)tag[i];
+}
+
 void wav_encode(const backend_audio_t *a, buf_t *out)
 {
     /* RIFF sizes are 32-bit; the IPC payload limit keeps real audio far
@@ -46,10 +53,10 @@ void wav_encode(const backend_audio_t *a, buf_t *out)
     uint32_t rate = (uint32_t)a->sample_rate;
     uint8_t h[WAV_HEADER_SIZE];
 
-    memcpy(h, "RIFF", 4);
+    put_tag(h, "RIFF");
     put_le32(h + 4, 36 + data_bytes);
-    memcpy(h + 8, "WAVE", 4);
-    memcpy(h + 12, "fmt ", 4);
+    put_tag(h + 8, "WAVE");
+    put_tag(h + 12, "fmt ");
     put_le32(h + 16, 16);             /* fmt chunk size */
     put_le16(h + 20, WAV_FORMAT_PCM); /* audio format */
     put_le16(h + 22, 1);              /* channels */
@@ -57,7 +64,7 @@ void wav_encode(const backend_audio_t *a, buf_t *out)
     put_le32(h + 28, rate * 2);       /* byte rate */
     put_le16(h + 32, 2);              /* block align */
     put_le16(h + 34, 16);             /* bits per sample */
-    memcpy(h + 36, "data", 4);
+    put_tag(h + 36, "data");
     put_le32(h + 40, data_bytes);
 
     buf_reserve(out, sizeof(h) + data_bytes);
@@ -117,7 +124,8 @@ int wav_parse_header(const void *data, size_t len, int *sample_rate, double *dur
             size_t bytes = size < avail ? size : avail;
             size_t frame = (size_t)fmt.channels * (fmt.bits / 8);
             *sample_rate = (int)fmt.rate;
-            *duration_seconds = (double)(bytes / frame) / fmt.rate;
+            size_t frames = bytes / frame; /* whole frames only */
+            *duration_seconds = (double)frames / fmt.rate;
             return 0;
         }
         if (size > avail)

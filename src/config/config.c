@@ -57,15 +57,15 @@ static int check_backend_name(const char *s, char *msg, size_t msglen);
 #define STRING_FIELD(st, f, chk, req)                                                              \
     {                                                                                              \
         .key = #f, .kind = KIND_STRING, .offset = offsetof(st, f), .size = sizeof(((st *)0)->f),   \
-        .check = chk, .required = req                                                              \
+        .check = (chk), .required = (req)                                                          \
     }
 #define INT_FIELD(st, f, kind_, lo, hi)                                                            \
     {                                                                                              \
-        .key = #f, .kind = kind_, .offset = offsetof(st, f), .imin = lo, .imax = hi                \
+        .key = #f, .kind = (kind_), .offset = offsetof(st, f), .imin = (lo), .imax = (hi)          \
     }
 #define SECONDS_FIELD(st, f, lo, hi)                                                               \
     {                                                                                              \
-        .key = #f, .kind = KIND_SECONDS, .offset = offsetof(st, f), .dmin = lo, .dmax = hi         \
+        .key = #f, .kind = KIND_SECONDS, .offset = offsetof(st, f), .dmin = (lo), .dmax = (hi)     \
     }
 #define BOOL_FIELD(st, f)                                                                          \
     {                                                                                              \
@@ -76,8 +76,8 @@ static int check_backend_name(const char *s, char *msg, size_t msglen);
         .key = #f, .kind = KIND_OBJECT, .offset = offsetof(st, f)                                  \
     }
 
-#define KIB 1024
-#define MIB (1024 * 1024)
+#define KIB ((size_t)1024)
+#define MIB ((size_t)1024 * 1024)
 
 static const field_t server_fields[] = {
     STRING_FIELD(server_config_t, host, check_nonempty, false),
@@ -327,8 +327,7 @@ static int parse_object(parse_ctx_t *c, const char *prefix, const json_t *obj,
     const char *key;
     json_t *v;
 
-    json_object_foreach((json_t *)obj, key, v)
-    {
+    json_object_foreach ((json_t *)obj, key, v) {
         size_t i = 0;
         while (i < n_fields && strcmp(fields[i].key, key) != 0)
             i++;
@@ -425,8 +424,7 @@ int config_from_json(const json_t *root, const char *origin, inferd_config_t **o
              root ? describe_value(root, got, sizeof(got)) : "nothing");
         goto fail;
     }
-    json_object_foreach((json_t *)root, key, v)
-    {
+    json_object_foreach ((json_t *)root, key, v) {
         if (strcmp(key, "server") != 0 && strcmp(key, "models") != 0) {
             snprintf(path, sizeof(path), "%.64s", key);
             fail(&c, path, "unknown field (expected one of: server, models)");

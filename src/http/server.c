@@ -431,9 +431,9 @@ static void conn_commit_header(http_conn_t *c)
     c->in_value = false;
 }
 
-static int conn_on_message_begin(http_parser *p)
+/* Opens the next request of c and makes it the one being parsed. */
+static http_request_t *conn_start_request(http_conn_t *c)
 {
-    http_conn_t *c = p->data;
     http_request_t *r = request_new(c);
     if (c->tail)
         c->tail->next = r;
@@ -447,6 +447,12 @@ static int conn_on_message_begin(http_parser *p)
     buf_reset(&c->hname);
     buf_reset(&c->hvalue);
     conn_update_timer(c);
+    return r;
+}
+
+static int conn_on_message_begin(http_parser *p)
+{
+    conn_start_request(p->data);
     return 0;
 }
 
@@ -743,11 +749,7 @@ static void conn_flush(http_conn_t *c)
 
 static void conn_reject(http_conn_t *c, int status, const char *code, const char *message)
 {
-    http_request_t *r = c->cur;
-    if (!r) {
-        conn_on_message_begin(&c->parser);
-        r = c->cur;
-    }
+    http_request_t *r = c->cur ? c->cur : conn_start_request(c);
     log_debug("http", "rejecting request status=%d error=%s", status, code);
     request_release(r);
     r->keep_alive = false;

@@ -9,6 +9,7 @@
  */
 #include "replica/replica.h"
 #include "replica/ipc.h"
+#include "metrics/procfs.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -454,26 +455,8 @@ double replica_start_time_ms(const replica_t *r)
     return r->start_time_ms;
 }
 
-static double read_rss_mb(int pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    double mb = -1;
-    while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            mb = (double)strtoul(line + 6, NULL, 10) / 1024.0;
-            break;
-        }
-    }
-    fclose(f);
-    return mb;
-}
-
 double replica_memory_mb(const replica_t *r)
 {
-    double mb = r->phase == PHASE_EXITED ? -1 : read_rss_mb(r->pid);
+    double mb = r->phase == PHASE_EXITED ? -1 : procfs_rss_mb(r->pid);
     return mb >= 0 ? mb : r->ready_memory_mb;
 }

@@ -9,6 +9,7 @@
  * byte stream that lost framing cannot be trusted again.
  */
 #include "worker/worker.h"
+#include "metrics/procfs.h"
 #include "backends/backend.h"
 #include "backends/wav.h"
 #include "replica/ipc.h"
@@ -194,25 +195,6 @@ static double monotonic_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Resident set size in MB from /proc/self/status, or -1 if unreadable. */
-static double resident_mb(void)
-{
-    char line[256];
-    double mb = -1.0;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1.0;
-    while (fgets(line, sizeof(line), f)) {
-        long kb;
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) {
-            mb = (double)kb / 1024.0;
-            break;
-        }
-    }
-    fclose(f);
-    return mb;
-}
-
 static int load_model(worker_t *w, char *err, size_t errlen)
 {
     json_error_t jerr;
@@ -250,7 +232,7 @@ static int load_and_report(worker_t *w)
         return -1;
     }
     double load_ms = monotonic_ms() - start;
-    double rss = resident_mb();
+    double rss = procfs_rss_mb(0);
     log_info(MODULE, "model loaded model=%s replica=%ld backend=%s load_ms=%.1f rss_mb=%.1f",
              w->o.model, w->o.replica_id, w->o.backend, load_ms, rss);
     json_t *ready = json_pack("{s:f,s:o,s:i}", "load_time_ms", load_ms, "memory_mb",
@@ -273,8 +255,7 @@ static int do_predict(worker_t *w, uint64_t id, const json_t *req)
         return send_error(w, id, "bad_request", "predict needs \"inputs\"");
     int rc = w->backend->predict(w->model, inputs, &result, err, sizeof(err));
     if (rc < 0)
-        return send_error(w, id, rc == BACKEND_ERR_INPUT ? "invalid_input" : "backend_error",
-                          err);
+        return send_error(w, id, rc == BACKEND_ERR_INPUT ? "invalid_input" : "backend_error", err);
     if (!result)
         return send_error(w, id, "backend_error", "the backend returned no result");
     return send_json(w, IPC_RESULT, id, json_pack("{s:o}", "result", result));
@@ -296,11 +277,10 @@ static int do_synthesize(worker_t *w, uint64_t id, const json_t *req)
                  BACKEND_SPEED_MAX);
         return send_error(w, id, "bad_request", err);
     }
-    int rc = w->backend->synthesize(w->model, json_string_value(text), factor, &audio, err,
-                                    sizeof(err));
+    int rc =
+        w->backend->synthesize(w->model, json_string_value(text), factor, &audio, err, sizeof(err));
     if (rc < 0)
-        return send_error(w, id, rc == BACKEND_ERR_INPUT ? "invalid_input" : "backend_error",
-                          err);
+        return send_error(w, id, rc == BACKEND_ERR_INPUT ? "invalid_input" : "backend_error", err);
 
     buf_t wav = BUF_INIT;
     wav_encode(&audio, &wav);

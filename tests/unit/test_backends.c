@@ -211,8 +211,8 @@ Test(example, rejects_bad_elements)
     for (size_t i = 0; i < sizeof(bad_input_cases) / sizeof(bad_input_cases[0]); i++) {
         char err[256] = "";
         double y;
-        cr_expect_eq(example_run(m, bad_input_cases[i].inputs, &y, err, sizeof(err)), BACKEND_ERR_INPUT, "%s",
-                     bad_input_cases[i].inputs);
+        cr_expect_eq(example_run(m, bad_input_cases[i].inputs, &y, err, sizeof(err)),
+                     BACKEND_ERR_INPUT, "%s", bad_input_cases[i].inputs);
         cr_expect(strstr(err, bad_input_cases[i].error), "%s: got \"%s\"",
                   bad_input_cases[i].inputs, err);
     }
