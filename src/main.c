@@ -74,29 +74,37 @@ static void on_workers_stopped(void *arg)
     http_server_close(s->http, on_http_closed, s);
 }
 
+/* Stops the workers: gently when every request has been answered, by
+ * force when the deadline passed or a second signal came. */
+static void stop_workers(server_t *s, bool force)
+{
+    uv_timer_stop(&s->shutdown_timer);
+    dispatch_stop(s->dispatch, force, on_workers_stopped, s);
+}
+
 static void on_shutdown_poll(uv_timer_t *timer)
 {
     server_t *s = timer->data;
     size_t pending = http_server_pending_requests(s->http);
     if (pending > 0 && uv_now(s->loop) < s->shutdown_deadline)
         return;
-    uv_timer_stop(timer);
     if (pending > 0)
-        log_warn("main", "shutdown deadline reached pending=%zu", pending);
-    dispatch_stop(s->dispatch, on_workers_stopped, s);
+        log_warn("main", "shutdown deadline reached, stopping workers pending=%zu", pending);
+    stop_workers(s, pending > 0);
 }
 
 static void begin_shutdown(server_t *s, int signum)
 {
     if (s->api.shutting_down) {
         log_warn("main", "second signal, not waiting for in-flight requests signal=%d", signum);
-        s->shutdown_deadline = 0;
+        stop_workers(s, true);
         return;
     }
     log_info("main", "shutting down signal=%d in_flight=%zu", signum,
              http_server_pending_requests(s->http));
     s->api.shutting_down = true;
     http_server_stop_accepting(s->http);
+    dispatch_quiesce(s->dispatch);
     s->shutdown_deadline = uv_now(s->loop) + s->config->server.shutdown_timeout_ms;
     uv_timer_start(&s->shutdown_timer, on_shutdown_poll, 0, SHUTDOWN_POLL_MS);
 }

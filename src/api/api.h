@@ -22,6 +22,10 @@ typedef struct api_context {
     bool shutting_down;  /* set on SIGTERM/SIGINT; /health answers 503 */
 } api_context_t;
 
+/* The pool of the model called name, or NULL after answering 404
+ * model_not_found. */
+pool_t *api_find_model(http_request_t *req, api_context_t *api, const char *name);
+
 /* Registers every endpoint on r; ctx must outlive the router. */
 void api_register_routes(router_t *r, api_context_t *ctx);
 

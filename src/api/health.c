@@ -3,17 +3,15 @@
 #include "api/api.h"
 #include "api/request.h"
 
-#include <string.h>
-
 void api_health(http_request_t *req, const route_params_t *params, void *ctx)
 {
     api_context_t *api = ctx;
     (void)params;
     size_t ready = 0, n = dispatch_pool_count(api->dispatch);
     for (size_t i = 0; i < n; i++) {
-        pool_info_t info;
-        pool_get_info(dispatch_pool_at(api->dispatch, i), &info);
-        ready += strcmp(info.state, "ready") == 0;
+        pool_counts_t counts;
+        pool_get_counts(dispatch_pool_at(api->dispatch, i), &counts);
+        ready += counts.ready > 0;
     }
     char now[32];
     api_format_timestamp(now);

@@ -56,9 +56,8 @@ void api_models_list(http_request_t *req, const route_params_t *params, void *ct
     api_reply_json(req, 200, json_pack("{s:b, s:o}", "success", 1, "models", models));
 }
 
-static pool_t *find_pool(http_request_t *req, api_context_t *api, const route_params_t *params)
+pool_t *api_find_model(http_request_t *req, api_context_t *api, const char *name)
 {
-    const char *name = route_param(params, "name");
     pool_t *pool = dispatch_find_pool(api->dispatch, name);
     if (!pool)
         api_reply_error(req, 404, "model_not_found",
@@ -68,7 +67,7 @@ static pool_t *find_pool(http_request_t *req, api_context_t *api, const route_pa
 
 void api_models_get(http_request_t *req, const route_params_t *params, void *ctx)
 {
-    pool_t *pool = find_pool(req, ctx, params);
+    pool_t *pool = api_find_model(req, ctx, route_param(params, "name"));
     if (pool)
         api_reply_json(req, 200, json_pack("{s:b, s:o}", "success", 1, "model", model_json(pool)));
 }
@@ -77,17 +76,17 @@ void api_models_set_replicas(http_request_t *req, const route_params_t *params, 
 {
     static const char *const known[] = {"replicas", NULL};
     api_context_t *api = ctx;
+    pool_t *pool = api_find_model(req, api, route_param(params, "name"));
+    if (!pool)
+        return;
     json_t *body = api_read_object(req);
     if (!body)
         return;
-    pool_t *pool = find_pool(req, api, params);
-    if (!pool)
-        goto done;
     const model_config_t *m = pool_model(pool);
-    long long lowest = m->always_loaded && m->min_replicas < 1 ? 1 : m->min_replicas;
     long long replicas = 0;
     if (api_reject_unknown_fields(req, body, known) < 0 ||
-        api_field_int(req, body, "replicas", true, lowest, m->max_replicas, &replicas) < 0)
+        api_field_int(req, body, "replicas", true, config_floor_replicas(m), m->max_replicas,
+                      &replicas) < 0)
         goto done;
     if (api->shutting_down || pool_resize(pool, (int)replicas) < 0) {
         api_reply_error(req, 503, "shutting_down", "the server is shutting down");

@@ -26,14 +26,13 @@ typedef struct infer_call {
 
 /* ---- shared ---- */
 
-static pool_t *find_model(http_request_t *req, api_context_t *api, const char *name, unsigned task)
+/* The pool of a model that can do task, or NULL after answering 404/400. */
+static pool_t *find_model_for(http_request_t *req, api_context_t *api, const char *name,
+                              unsigned task)
 {
-    pool_t *pool = dispatch_find_pool(api->dispatch, name);
-    if (!pool) {
-        api_reply_error(req, 404, "model_not_found",
-                        "model '%s' is not configured (GET /models lists the models)", name);
+    pool_t *pool = api_find_model(req, api, name);
+    if (!pool)
         return NULL;
-    }
     const backend_t *backend = backend_find(pool_model(pool)->backend);
     if (!backend || !(backend->tasks & task)) {
         api_reply_error(req, 400, "unsupported_task",
@@ -60,11 +59,17 @@ static json_t *model_info(const infer_call_t *call, const pool_result_t *res)
                      (json_int_t)res->replica_id, "cold_start", res->cold_start);
 }
 
+static bool client_gone(void *arg)
+{
+    const infer_call_t *call = arg;
+    return http_request_abandoned(call->req);
+}
+
 static void submit(pool_t *pool, infer_call_t *call, json_t *payload, pool_done_fn done)
 {
     char *text = json_dumps(payload, JSON_COMPACT);
     json_decref(payload);
-    pool_submit(pool, text, strlen(text), done, call);
+    pool_submit(pool, text, strlen(text), done, client_gone, call);
     free(text);
 }
 
@@ -111,7 +116,7 @@ void api_predict(http_request_t *req, const route_params_t *params, void *ctx)
                         "field 'inputs' is required (a number, a string, or an array of them)");
         goto done;
     }
-    pool_t *pool = find_model(req, ctx, name, BACKEND_TASK_PREDICT);
+    pool_t *pool = find_model_for(req, ctx, name, BACKEND_TASK_PREDICT);
     if (!pool)
         goto done;
     infer_call_t *call = xcalloc(1, sizeof(*call));
@@ -208,7 +213,7 @@ void api_synthesize(http_request_t *req, const route_params_t *params, void *ctx
         api_reply_error(req, 400, "invalid_request", "field 'text' must not be empty");
         goto done;
     }
-    pool_t *pool = find_model(req, ctx, name, BACKEND_TASK_SYNTHESIZE);
+    pool_t *pool = find_model_for(req, ctx, name, BACKEND_TASK_SYNTHESIZE);
     if (!pool)
         goto done;
     size_t chars = utf8_length(text);

@@ -1,33 +1,44 @@
 /* config.c - reads, validates and fills in defaults for the configuration.
  *
- * The schema lives in two tables (server_fields, model_fields): each row is
- * a key, its kind, its range and where it lands in the C struct, so the
- * rules for a field are written once and every field reports a bad value
- * the same way. Defaults are plain struct initialisers applied before the
- * table overrides them; config_default() runs a built-in JSON text through
- * the same code, so the built-in models obey exactly the rules a file does.
+ * The schema lives in three tables (server_fields, model_fields,
+ * autoscaler_fields): each row is a key, its kind, its range and where it
+ * lands in the C struct, so the rules for a field are written once and every
+ * field reports a bad value the same way. Defaults are plain struct
+ * initialisers applied before the table overrides them; config_default()
+ * runs a built-in JSON text through the same code, so the built-in models
+ * obey exactly the rules a file does.
  *
- * Validation stops at the first problem and names it as "ORIGIN: PATH:
- * problem". A configuration is either wholly valid or not returned at all,
- * so the rest of the server never sees half-checked values.
+ * One checker (convert_value) decides whether a value fits its row and says
+ * why not. The server and model sections stop at the first problem and name
+ * it as "ORIGIN: PATH: problem". The autoscaler section is different because
+ * POST /autoscaler/config reuses it: config_autoscaler_merge() collects every
+ * problem of a partial document (for the invalid_configuration answer), and
+ * the file's "autoscaler" object goes through that same merge over the
+ * defaults, so a file and the API can never disagree about what is valid.
+ * Either way a configuration is wholly valid or not returned at all, so the
+ * rest of the server never sees half-checked values.
  */
 #include "config/config.h"
 #include "backends/backend.h"
 #include "util/xalloc.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef enum {
-    KIND_STRING,  /* char[size], with an optional extra check */
-    KIND_INT,     /* int */
-    KIND_UINT,    /* unsigned */
-    KIND_SIZE,    /* size_t */
-    KIND_SECONDS, /* double; JSON integer or real */
-    KIND_BOOL,    /* bool */
-    KIND_OBJECT,  /* json_t *, deep-copied */
+    KIND_STRING,   /* char[size], with an optional extra check */
+    KIND_INT,      /* int */
+    KIND_UINT,     /* unsigned */
+    KIND_SIZE,     /* size_t */
+    KIND_SECONDS,  /* double; JSON integer or real */
+    KIND_NUMBER,   /* double; JSON integer or real */
+    KIND_BOOL,     /* bool */
+    KIND_OBJECT,   /* json_t *, deep-copied */
+    KIND_STRATEGY, /* scaling_strategy_t, from its name */
+    KIND_URL,      /* char[size]: JSON null (stored as "") or an http:// URL */
 } field_kind_t;
 
 typedef struct parse_ctx {
@@ -40,15 +51,31 @@ typedef struct parse_ctx {
 typedef int (*string_check_fn)(const char *s, char *msg, size_t msglen);
 
 typedef struct field {
+    const char *section; /* autoscaler_fields: enclosing object, NULL at the top */
     const char *key;
     field_kind_t kind;
     size_t offset;
-    size_t size;           /* KIND_STRING: buffer size, NUL included */
+    size_t size;           /* KIND_STRING, KIND_URL: buffer size, NUL included */
     json_int_t imin, imax; /* integer kinds */
-    double dmin, dmax;     /* KIND_SECONDS */
+    double dmin, dmax;     /* KIND_SECONDS, KIND_NUMBER */
+    bool zero_ok;          /* KIND_NUMBER: 0 is accepted too, meaning "inherit" */
     string_check_fn check; /* KIND_STRING, may be NULL */
     bool required;
 } field_t;
+
+/* How a problem's value is shown after its message in a one-line error. */
+typedef enum {
+    GOT_NONE,     /* the message already says it, or there is no value */
+    GOT_DESCRIBE, /* " (got 150)", " (got a string)" */
+    GOT_QUOTED,   /* strings quoted: " (got \"fast\")" */
+} got_style_t;
+
+/* Why one value does not fit its row, before it is given a path. */
+typedef struct value_problem {
+    char message[320];
+    char valid_range[256];
+    got_style_t got;
+} value_problem_t;
 
 static int check_nonempty(const char *s, char *msg, size_t msglen);
 static int check_model_name(const char *s, char *msg, size_t msglen);
@@ -67,6 +94,11 @@ static int check_backend_name(const char *s, char *msg, size_t msglen);
     {                                                                                              \
         .key = #f, .kind = KIND_SECONDS, .offset = offsetof(st, f), .dmin = (lo), .dmax = (hi)     \
     }
+#define NUMBER_FIELD(st, f, lo, hi, zero)                                                          \
+    {                                                                                              \
+        .key = #f, .kind = KIND_NUMBER, .offset = offsetof(st, f), .dmin = (lo), .dmax = (hi),     \
+        .zero_ok = (zero)                                                                          \
+    }
 #define BOOL_FIELD(st, f)                                                                          \
     {                                                                                              \
         .key = #f, .kind = KIND_BOOL, .offset = offsetof(st, f)                                    \
@@ -75,6 +107,37 @@ static int check_backend_name(const char *s, char *msg, size_t msglen);
     {                                                                                              \
         .key = #f, .kind = KIND_OBJECT, .offset = offsetof(st, f)                                  \
     }
+
+/* The autoscaler rows name their section; sec is both the struct member and
+ * the JSON key. "sec.f" is a member designator, which cannot take the
+ * parentheses clang-tidy asks macro arguments to have. */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
+#define AS_TOP(f, kind_)                                                                           \
+    {                                                                                              \
+        .key = #f, .kind = (kind_), .offset = offsetof(autoscaler_config_t, f)                     \
+    }
+#define AS_BOOL(sec, f)                                                                            \
+    {                                                                                              \
+        .section = #sec, .key = #f, .kind = KIND_BOOL,                                             \
+        .offset = offsetof(autoscaler_config_t, sec.f)                                             \
+    }
+#define AS_INT(sec, f, lo, hi)                                                                     \
+    {                                                                                              \
+        .section = #sec, .key = #f, .kind = KIND_INT,                                              \
+        .offset = offsetof(autoscaler_config_t, sec.f), .imin = (lo), .imax = (hi)                 \
+    }
+#define AS_NUM(sec, f, kind_, lo, hi)                                                              \
+    {                                                                                              \
+        .section = #sec, .key = #f, .kind = (kind_),                                               \
+        .offset = offsetof(autoscaler_config_t, sec.f), .dmin = (lo), .dmax = (hi)                 \
+    }
+#define AS_URL(sec, f)                                                                             \
+    {                                                                                              \
+        .section = #sec, .key = #f, .kind = KIND_URL,                                              \
+        .offset = offsetof(autoscaler_config_t, sec.f),                                            \
+        .size = sizeof(((autoscaler_config_t *)0)->sec.f)                                          \
+    }
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 #define KIB ((size_t)1024)
 #define MIB ((size_t)1024 * 1024)
@@ -105,9 +168,54 @@ static const field_t model_fields[] = {
     SECONDS_FIELD(model_config_t, load_timeout_seconds, 0.1, 3600),
     INT_FIELD(model_config_t, max_text_length, KIND_INT, 1, 1000000),
     INT_FIELD(model_config_t, replica_concurrency, KIND_INT, 1, 64),
+    SECONDS_FIELD(model_config_t, request_timeout_seconds, 0.1, 86400),
+    INT_FIELD(model_config_t, initial_replicas, KIND_INT, 0, CONFIG_REPLICAS_LIMIT),
+    NUMBER_FIELD(model_config_t, target_concurrency, 0.1, 1000, true),
+    NUMBER_FIELD(model_config_t, memory_mb, 0, 1048576, false),
 };
 
-#define N_FIELDS(t) (sizeof(t) / sizeof((t)[0]))
+/* In the order of GET /autoscaler/config, then the three sections the spec
+ * lacks; to_json and diff walk it, so this is also the document order. A
+ * section's rows are contiguous. */
+static const field_t autoscaler_fields[] = {
+    AS_TOP(enabled, KIND_BOOL),
+    AS_TOP(zero_scaling_enabled, KIND_BOOL),
+    AS_TOP(scaling_strategy, KIND_STRATEGY),
+    AS_INT(replicas, min_replicas, 0, CONFIG_REPLICAS_LIMIT),
+    AS_INT(replicas, max_replicas, 1, CONFIG_REPLICAS_LIMIT),
+    AS_INT(replicas, default_replicas, 0, CONFIG_REPLICAS_LIMIT),
+    AS_NUM(thresholds, cpu_threshold, KIND_NUMBER, 1, 100),
+    AS_NUM(thresholds, memory_threshold, KIND_NUMBER, 1, 100),
+    AS_NUM(thresholds, gpu_threshold, KIND_NUMBER, 1, 100),
+    AS_INT(thresholds, queue_length_threshold, 1, 100000),
+    AS_NUM(thresholds, response_time_threshold_ms, KIND_NUMBER, 1, 3600000),
+    AS_NUM(cooldowns, scale_up_cooldown_seconds, KIND_SECONDS, 0, 86400),
+    AS_NUM(cooldowns, scale_down_cooldown_seconds, KIND_SECONDS, 0, 86400),
+    AS_NUM(cooldowns, zero_scale_cooldown_seconds, KIND_SECONDS, 0, 86400),
+    AS_NUM(timing, metrics_collection_interval_seconds, KIND_SECONDS, 0.1, 3600),
+    AS_NUM(timing, decision_interval_seconds, KIND_SECONDS, 0.1, 3600),
+    AS_NUM(timing, health_check_interval_seconds, KIND_SECONDS, 1, 3600),
+    AS_BOOL(model_management, auto_unload_unused_models),
+    AS_NUM(model_management, model_idle_timeout_minutes, KIND_NUMBER, 0, 10080),
+    AS_BOOL(model_management, preload_popular_models),
+    AS_INT(model_management, max_concurrent_model_loads, 1, CONFIG_REPLICAS_LIMIT),
+    AS_BOOL(advanced, predictive_scaling),
+    AS_BOOL(advanced, custom_metrics_enabled),
+    AS_URL(advanced, external_metrics_webhook),
+    AS_BOOL(advanced, scaling_notifications_enabled),
+    AS_NUM(scale_down_threshold, cpu_percent, KIND_NUMBER, 0, 100),
+    AS_NUM(scale_down_threshold, memory_percent, KIND_NUMBER, 0, 100),
+    AS_NUM(scale_down_threshold, idle_time_minutes, KIND_NUMBER, 0, 1440),
+    AS_NUM(zero_scale_threshold, idle_time_minutes, KIND_NUMBER, 0, 10080),
+    AS_NUM(zero_scale_threshold, no_requests_minutes, KIND_NUMBER, 0, 10080),
+    AS_NUM(reactive, target_concurrency, KIND_NUMBER, 0.1, 1000),
+    AS_NUM(reactive, stable_window_seconds, KIND_SECONDS, 1, 3600),
+    AS_NUM(reactive, panic_window_seconds, KIND_SECONDS, 1, 3600),
+    AS_NUM(reactive, panic_threshold, KIND_NUMBER, 1.1, 10),
+};
+
+#define N_FIELDS(t)  (sizeof(t) / sizeof((t)[0]))
+#define N_AUTOSCALER N_FIELDS(autoscaler_fields)
 
 static const server_config_t server_defaults = {
     .host = "127.0.0.1",
@@ -123,16 +231,82 @@ static const server_config_t server_defaults = {
     .health_check_interval_ms = 5000,
 };
 
-/* min_replicas becomes 1 when always_loaded is set and min_replicas is not. */
+/* min_replicas and max_replicas are replaced by the autoscaler's
+ * replicas.min_replicas / max_replicas before a model is parsed;
+ * min_replicas becomes 1 when always_loaded is set and min_replicas is 0. */
 static const model_config_t model_defaults = {
     .min_replicas = 0,
-    .max_replicas = 3,
+    .max_replicas = 5,
     .always_loaded = false,
     .max_queue_length = 100,
     .cold_start_timeout_seconds = 60,
     .load_timeout_seconds = 60,
     .max_text_length = 5000,
     .replica_concurrency = 1,
+    .request_timeout_seconds = 300,
+    .initial_replicas = -1,
+    .target_concurrency = 0,
+    .memory_mb = 0,
+};
+
+/* The spec's defaults except the two intervals: a 2 s decision tick (as
+ * Knative's) lets the panic window act within seconds of a burst, and 1 s
+ * collection gives that window several samples. Both cost little; see
+ * docs/configuration.md. */
+static const autoscaler_config_t autoscaler_defaults = {
+    .enabled = true,
+    .zero_scaling_enabled = true,
+    .scaling_strategy = STRATEGY_REACTIVE,
+    .replicas = {.min_replicas = 0, .max_replicas = 5, .default_replicas = 1},
+    .thresholds =
+        {
+            .cpu_threshold = 70,
+            .memory_threshold = 80,
+            .gpu_threshold = 85,
+            .queue_length_threshold = 10,
+            .response_time_threshold_ms = 2000,
+        },
+    .scale_down_threshold = {.cpu_percent = 20, .memory_percent = 30, .idle_time_minutes = 5},
+    .zero_scale_threshold = {.idle_time_minutes = 15, .no_requests_minutes = 10},
+    .cooldowns =
+        {
+            .scale_up_cooldown_seconds = 60,
+            .scale_down_cooldown_seconds = 300,
+            .zero_scale_cooldown_seconds = 900,
+        },
+    .timing =
+        {
+            .metrics_collection_interval_seconds = 1,
+            .decision_interval_seconds = 2,
+            .health_check_interval_seconds = 60,
+        },
+    .model_management =
+        {
+            .auto_unload_unused_models = true,
+            .model_idle_timeout_minutes = 15,
+            .preload_popular_models = true,
+            .max_concurrent_model_loads = 2,
+        },
+    .reactive =
+        {
+            .target_concurrency = 1,
+            .stable_window_seconds = 60,
+            .panic_window_seconds = 6,
+            .panic_threshold = 2,
+        },
+    .advanced =
+        {
+            .predictive_scaling = false,
+            .custom_metrics_enabled = false,
+            .external_metrics_webhook = "",
+            .scaling_notifications_enabled = true,
+        },
+};
+
+static const char *const strategy_names[] = {
+    [STRATEGY_REACTIVE] = "reactive",
+    [STRATEGY_PREDICTIVE] = "predictive",
+    [STRATEGY_HYBRID] = "hybrid",
 };
 
 /* The TTS models start at zero replicas so a server that never speaks never
@@ -141,12 +315,14 @@ static const char default_config_text[] =
     "{\"models\": ["
     " {\"name\": \"example\", \"backend\": \"example\","
     "  \"always_loaded\": true, \"min_replicas\": 1, \"max_replicas\": 2},"
-    " {\"name\": \"tts-flite-slt\", \"backend\": \"flite\","
-    "  \"params\": {\"voice\": \"cmu_us_slt\"}, \"min_replicas\": 0, \"max_replicas\": 3},"
+    " {\"name\": \"tts-flite-slt\", \"backend\": \"flite\", \"params\": {\"voice\": "
+    "\"cmu_us_slt\"},"
+    "  \"min_replicas\": 0, \"max_replicas\": 3, \"initial_replicas\": 0},"
     " {\"name\": \"tts-flite-kal16\", \"backend\": \"flite\","
-    "  \"params\": {\"voice\": \"cmu_us_kal16\"}, \"min_replicas\": 0, \"max_replicas\": 3},"
-    " {\"name\": \"tts-espeak-en\", \"backend\": \"espeak\","
-    "  \"params\": {\"voice\": \"en\"}, \"min_replicas\": 0, \"max_replicas\": 3}"
+    "  \"params\": {\"voice\": \"cmu_us_kal16\"},"
+    "  \"min_replicas\": 0, \"max_replicas\": 3, \"initial_replicas\": 0},"
+    " {\"name\": \"tts-espeak-en\", \"backend\": \"espeak\", \"params\": {\"voice\": \"en\"},"
+    "  \"min_replicas\": 0, \"max_replicas\": 3, \"initial_replicas\": 0}"
     "]}";
 
 static int fail(parse_ctx_t *c, const char *path, const char *fmt, ...)
@@ -164,6 +340,23 @@ static int fail(parse_ctx_t *c, const char *path, const char *fmt, ...)
     return -1;
 }
 
+static json_t *must(json_t *v)
+{
+    if (!v) {
+        fprintf(stderr, "error inferd: out of memory building configuration JSON\n");
+        abort();
+    }
+    return v;
+}
+
+/* Numbers in messages and ranges: whole values without an exponent
+ * ("3600000", not "3.6e+06"), fractions as written ("0.1"). */
+static const char *fmt_num(double d, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.10g", d);
+    return buf;
+}
+
 /* Says what a wrong value was, briefly: numbers and booleans literally, the
  * rest by type, so a long string or object never floods the message. */
 static const char *describe_value(const json_t *v, char *buf, size_t len)
@@ -175,7 +368,7 @@ static const char *describe_value(const json_t *v, char *buf, size_t len)
     case JSON_REAL: {
         /* Keep the decimal point: "(got 2)" for a rejected 2.0 would read
          * as if an integer had been refused. */
-        int n = snprintf(buf, len, "%g", json_real_value(v));
+        int n = snprintf(buf, len, "%.10g", json_real_value(v));
         if (n > 0 && (size_t)n + 2 < len && !strpbrk(buf, ".eEn"))
             memcpy(buf + n, ".0", 3);
         return buf;
@@ -194,6 +387,22 @@ static const char *describe_value(const json_t *v, char *buf, size_t len)
         return "null";
     }
     return "an unknown value";
+}
+
+/* " (got ...)" for a one-line message; strings of enumerations and URLs
+ * are worth quoting (up to a point), other strings are named by type. */
+static const char *got_suffix(const json_t *v, got_style_t style, char *buf, size_t len)
+{
+    char what[64];
+    if (!v || style == GOT_NONE) {
+        buf[0] = '\0';
+    } else if (style == GOT_QUOTED && json_is_string(v)) {
+        size_t n = json_string_length(v);
+        snprintf(buf, len, " (got \"%.48s%s\")", json_string_value(v), n > 48 ? "..." : "");
+    } else {
+        snprintf(buf, len, " (got %s)", describe_value(v, what, sizeof(what)));
+    }
+    return buf;
 }
 
 static int check_nonempty(const char *s, char *msg, size_t msglen)
@@ -244,26 +453,123 @@ static int check_backend_name(const char *s, char *msg, size_t msglen)
     return -1;
 }
 
-/* Parses one present field into base + f->offset. */
-static int parse_field(parse_ctx_t *c, const char *path, const field_t *f, const json_t *v,
-                       void *base)
+static bool is_alnum(char ch)
 {
-    char got[64];
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+/* The webhook sender speaks plain HTTP/1.1 from the event loop, so only
+ * "http://HOST[:PORT][/PATH]" is taken: no TLS, no user information, a host
+ * name, IPv4 address or bracketed IPv6 address, and a port 1-65535. */
+static int check_http_url(const char *s, size_t n, size_t size, value_problem_t *vp)
+{
+    static const char scheme[] = "http://";
+    const size_t slen = sizeof(scheme) - 1;
+
+    if (n >= size) {
+        snprintf(vp->message, sizeof(vp->message), "must be at most %zu bytes long (got %zu)",
+                 size - 1, n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch <= ' ' || ch >= 0x7f) {
+            snprintf(vp->message, sizeof(vp->message),
+                     "must not contain spaces, control or non-ASCII characters");
+            return -1;
+        }
+    }
+    if (n >= 8 && strncmp(s, "https://", 8) == 0) {
+        snprintf(vp->message, sizeof(vp->message),
+                 "only http:// URLs are supported (https:// is not): give an http:// receiver");
+        return -1;
+    }
+    if (n < slen || strncmp(s, scheme, slen) != 0) {
+        snprintf(vp->message, sizeof(vp->message),
+                 "must be null or an http://HOST[:PORT][/PATH] URL; only http:// URLs are "
+                 "supported");
+        return -1;
+    }
+
+    const char *host = s + slen;
+    size_t authority = strcspn(host, "/?#");
+    size_t host_len;
+    if (memchr(host, '@', authority)) {
+        snprintf(vp->message, sizeof(vp->message), "must not contain user information (user@)");
+        return -1;
+    }
+    if (host[0] == '[') {
+        const char *close = memchr(host, ']', authority);
+        bool ok = close && close > host + 1;
+        for (const char *p = host + 1; ok && p < close; p++)
+            ok = is_alnum(*p) || *p == ':' || *p == '.';
+        if (!ok) {
+            snprintf(vp->message, sizeof(vp->message),
+                     "must have a valid bracketed IPv6 address after http://");
+            return -1;
+        }
+        host_len = (size_t)(close - host) + 1;
+    } else {
+        host_len = strcspn(host, ":/?#");
+        if (host_len > authority)
+            host_len = authority;
+        bool ok = host_len > 0 && host[0] != '.' && host[0] != '-';
+        for (size_t i = 0; ok && i < host_len; i++)
+            ok = is_alnum(host[i]) || host[i] == '.' || host[i] == '-';
+        if (!ok) {
+            snprintf(vp->message, sizeof(vp->message),
+                     host_len ? "must have a host name of letters, digits, '.' and '-' after "
+                                "http://"
+                              : "must name a host after http://");
+            return -1;
+        }
+    }
+    if (host_len < authority) {
+        /* What follows the host inside the authority can only be a port. */
+        const char *p = host + host_len;
+        size_t digits = authority - host_len - 1;
+        long port = 0;
+        bool ok = p[0] == ':' && digits >= 1 && digits <= 5;
+        for (size_t i = 1; ok && i <= digits; i++) {
+            ok = p[i] >= '0' && p[i] <= '9';
+            port = port * 10 + (p[i] - '0');
+        }
+        if (!ok || port < 1 || port > 65535) {
+            snprintf(vp->message, sizeof(vp->message), "must have a port between 1 and 65535");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Checks one present value against its row and stores it at base +
+ * f->offset. On failure nothing is stored and vp says why. */
+static int convert_value(const field_t *f, const json_t *v, void *base, value_problem_t *vp)
+{
     char *dst = (char *)base + f->offset;
+    char lo[32], hi[32];
+
+    vp->message[0] = '\0';
+    vp->valid_range[0] = '\0';
+    vp->got = GOT_DESCRIBE;
 
     switch (f->kind) {
     case KIND_STRING: {
-        if (!json_is_string(v))
-            return fail(c, path, "must be a string (got %s)", describe_value(v, got, sizeof(got)));
+        if (!json_is_string(v)) {
+            snprintf(vp->message, sizeof(vp->message), "must be a string");
+            return -1;
+        }
         const char *s = json_string_value(v);
-        char msg[384];
+        vp->got = GOT_NONE;
         /* The check runs first so an unknown backend is reported as such,
          * not as a string too long for its buffer. */
-        if (f->check && f->check(s, msg, sizeof(msg)) < 0)
-            return fail(c, path, "%s", msg);
-        if (json_string_length(v) >= f->size)
-            return fail(c, path, "must be at most %zu bytes long (got %zu)", f->size - 1,
-                        json_string_length(v));
+        if (f->check && f->check(s, vp->message, sizeof(vp->message)) < 0)
+            return -1;
+        if (json_string_length(v) >= f->size) {
+            snprintf(vp->message, sizeof(vp->message), "must be at most %zu bytes long (got %zu)",
+                     f->size - 1, json_string_length(v));
+            return -1;
+        }
         memcpy(dst, s, json_string_length(v) + 1);
         return 0;
     }
@@ -273,11 +579,15 @@ static int parse_field(parse_ctx_t *c, const char *path, const field_t *f, const
         /* A real such as 2.0 is refused too: a fractional replica count or
          * byte limit is always a mistake worth pointing out. */
         json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
-        if (!json_is_integer(v) || n < f->imin || n > f->imax)
-            return fail(c, path,
-                        "must be an integer between %" JSON_INTEGER_FORMAT
-                        " and %" JSON_INTEGER_FORMAT " (got %s)",
-                        f->imin, f->imax, describe_value(v, got, sizeof(got)));
+        snprintf(vp->valid_range, sizeof(vp->valid_range),
+                 "%" JSON_INTEGER_FORMAT "-%" JSON_INTEGER_FORMAT, f->imin, f->imax);
+        if (!json_is_integer(v) || n < f->imin || n > f->imax) {
+            snprintf(vp->message, sizeof(vp->message),
+                     "must be an integer between %" JSON_INTEGER_FORMAT
+                     " and %" JSON_INTEGER_FORMAT,
+                     f->imin, f->imax);
+            return -1;
+        }
         if (f->kind == KIND_INT)
             *(int *)dst = (int)n;
         else if (f->kind == KIND_UINT)
@@ -286,35 +596,115 @@ static int parse_field(parse_ctx_t *c, const char *path, const field_t *f, const
             *(size_t *)dst = (size_t)n;
         return 0;
     }
-    case KIND_SECONDS: {
+    case KIND_SECONDS:
+    case KIND_NUMBER: {
         double d = json_is_number(v) ? json_number_value(v) : 0;
-        if (!json_is_number(v) || d < f->dmin || d > f->dmax)
-            return fail(c, path, "must be a number of seconds between %g and %g (got %s)", f->dmin,
-                        f->dmax, describe_value(v, got, sizeof(got)));
+        const char *what = f->kind == KIND_SECONDS ? "a number of seconds" : "a number";
+        fmt_num(f->dmin, lo, sizeof(lo));
+        fmt_num(f->dmax, hi, sizeof(hi));
+        snprintf(vp->valid_range, sizeof(vp->valid_range), "%s%s-%s", f->zero_ok ? "0 or " : "", lo,
+                 hi);
+        if (!json_is_number(v) || !((d >= f->dmin && d <= f->dmax) || (f->zero_ok && d == 0))) {
+            snprintf(vp->message, sizeof(vp->message), "must be %s%s between %s and %s",
+                     f->zero_ok ? "0 (inherit the autoscaler's value) or " : "", what, lo, hi);
+            return -1;
+        }
         *(double *)dst = d;
         return 0;
     }
     case KIND_BOOL:
-        if (!json_is_boolean(v))
-            return fail(c, path, "must be true or false (got %s)",
-                        describe_value(v, got, sizeof(got)));
+        snprintf(vp->valid_range, sizeof(vp->valid_range), "true|false");
+        if (!json_is_boolean(v)) {
+            snprintf(vp->message, sizeof(vp->message), "must be true or false");
+            return -1;
+        }
         *(bool *)dst = json_is_true(v);
         return 0;
     case KIND_OBJECT: {
-        if (!json_is_object(v))
-            return fail(c, path, "must be an object (got %s)", describe_value(v, got, sizeof(got)));
-        json_t *copy = json_deep_copy(v);
-        if (!copy) {
-            fprintf(stderr, "error inferd: out of memory copying %s\n", path);
-            abort();
+        if (!json_is_object(v)) {
+            snprintf(vp->message, sizeof(vp->message), "must be an object");
+            return -1;
         }
+        json_t *copy = must(json_deep_copy(v));
         json_t **slot = (json_t **)(void *)dst;
         json_decref(*slot);
         *slot = copy;
         return 0;
     }
+    case KIND_STRATEGY: {
+        snprintf(vp->valid_range, sizeof(vp->valid_range), "reactive|predictive|hybrid");
+        vp->got = GOT_QUOTED;
+        const char *s = json_is_string(v) ? json_string_value(v) : "";
+        for (size_t i = 0; i < N_FIELDS(strategy_names); i++) {
+            if (json_is_string(v) && strcmp(s, strategy_names[i]) == 0 &&
+                strlen(s) == json_string_length(v)) {
+                *(scaling_strategy_t *)dst = (scaling_strategy_t)i;
+                return 0;
+            }
+        }
+        snprintf(vp->message, sizeof(vp->message),
+                 "must be one of \"reactive\", \"predictive\", \"hybrid\"");
+        return -1;
     }
-    return fail(c, path, "internal error: unhandled field kind");
+    case KIND_URL:
+        snprintf(vp->valid_range, sizeof(vp->valid_range), "null or http://HOST[:PORT][/PATH]");
+        vp->got = GOT_QUOTED;
+        if (json_is_null(v)) {
+            dst[0] = '\0';
+            return 0;
+        }
+        if (!json_is_string(v)) {
+            snprintf(vp->message, sizeof(vp->message), "must be null or an http:// URL string");
+            return -1;
+        }
+        if (check_http_url(json_string_value(v), json_string_length(v), f->size, vp) < 0)
+            return -1;
+        memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+        return 0;
+    }
+    snprintf(vp->message, sizeof(vp->message), "internal error: unhandled field kind");
+    vp->got = GOT_NONE;
+    return -1;
+}
+
+/* Parses one present field into base + f->offset, stopping at a problem. */
+static int parse_field(parse_ctx_t *c, const char *path, const field_t *f, const json_t *v,
+                       void *base)
+{
+    value_problem_t vp;
+    char got[128];
+    if (convert_value(f, v, base, &vp) == 0)
+        return 0;
+    return fail(c, path, "%s%s", vp.message, got_suffix(v, vp.got, got, sizeof(got)));
+}
+
+/* "a, b, c" (sep ", ") or "a|b|c": the keys a section accepts. section is
+ * NULL for the top of the autoscaler document, where sections count as
+ * keys too. */
+static void list_autoscaler_keys(const char *section, const char *sep, char *buf, size_t len)
+{
+    size_t used = 0;
+    const char *prev_section = NULL;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_AUTOSCALER && used < len; i++) {
+        const field_t *f = &autoscaler_fields[i];
+        const char *name;
+        if (section) {
+            if (!f->section || strcmp(f->section, section) != 0)
+                continue;
+            name = f->key;
+        } else if (!f->section) {
+            name = f->key;
+        } else if (prev_section && strcmp(prev_section, f->section) == 0) {
+            continue;
+        } else {
+            name = prev_section = f->section;
+        }
+        int w = snprintf(buf + used, len - used, "%s%s", used ? sep : "", name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
 }
 
 /* Checks obj against a field table: unknown keys first (in document order,
@@ -379,9 +769,21 @@ static int parse_model(parse_ctx_t *c, size_t index, const json_t *obj, model_co
         m->min_replicas = 1;
 
     if (m->min_replicas > m->max_replicas) {
+        /* Name the bound the model set: a max_replicas of 1 under an
+         * autoscaler min_replicas of 2 is the max's fault, not the min's. */
+        bool has_min = json_object_get(obj, "min_replicas") != NULL;
+        bool has_max = json_object_get(obj, "max_replicas") != NULL;
+        if (has_max && !has_min) {
+            snprintf(path, sizeof(path), "%s.max_replicas", prefix);
+            return fail(c, path,
+                        "must not be below min_replicas (%d < %d), which comes from "
+                        "autoscaler.replicas.min_replicas",
+                        m->max_replicas, m->min_replicas);
+        }
         snprintf(path, sizeof(path), "%s.min_replicas", prefix);
-        return fail(c, path, "must not exceed max_replicas (%d > %d)", m->min_replicas,
-                    m->max_replicas);
+        return fail(c, path, "must not exceed max_replicas (%d > %d)%s", m->min_replicas,
+                    m->max_replicas,
+                    has_max ? "" : ", which comes from autoscaler.replicas.max_replicas");
     }
 
     const backend_t *be = backend_find(m->backend);
@@ -406,28 +808,477 @@ static int parse_model(parse_ctx_t *c, size_t index, const json_t *obj, model_co
     return 0;
 }
 
+/* ---- the autoscaler section ---- */
+
+/* One merge in progress. The document's value for each row is kept so that
+ * a cross-field problem can be pinned on the fields the document set, and
+ * the first problem is kept as one sentence for the file's message. */
+typedef struct merge_ctx {
+    config_problems_t *problems; /* may be NULL: only the first problem is wanted */
+    size_t count;                /* problems found, also beyond the capacity */
+    char first_field[96];
+    char first_message[512]; /* with " (got ...)" where that reads well */
+    const json_t *given[N_AUTOSCALER];
+    bool bad[N_AUTOSCALER]; /* given, and refused by its own row */
+} merge_ctx_t;
+
+/* Copies what fits; a message cut short is better than none. */
+static void copy_text(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void add_problem(merge_ctx_t *mc, const char *field, const json_t *value,
+                        const char *valid_range, got_style_t got, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void add_problem(merge_ctx_t *mc, const char *field, const json_t *value,
+                        const char *valid_range, got_style_t got, const char *fmt, ...)
+{
+    char msg[512], suffix[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    if (mc->count++ == 0) {
+        copy_text(mc->first_field, sizeof(mc->first_field), field);
+        snprintf(mc->first_message, sizeof(mc->first_message), "%s%s", msg,
+                 got_suffix(value, got, suffix, sizeof(suffix)));
+    }
+    config_problems_t *p = mc->problems;
+    if (!p || p->count >= CONFIG_MAX_PROBLEMS)
+        return;
+    config_problem_t *it = &p->items[p->count++];
+    copy_text(it->field, sizeof(it->field), field);
+    copy_text(it->message, sizeof(it->message), msg);
+    copy_text(it->valid_range, sizeof(it->valid_range), valid_range ? valid_range : "");
+    it->provided_value = value ? json_incref((json_t *)value) : NULL;
+}
+
+static size_t find_row(const char *section, const char *key)
+{
+    for (size_t i = 0; i < N_AUTOSCALER; i++) {
+        const field_t *f = &autoscaler_fields[i];
+        bool same_section = section ? f->section && strcmp(f->section, section) == 0 : !f->section;
+        if (same_section && strcmp(f->key, key) == 0)
+            return i;
+    }
+    return N_AUTOSCALER;
+}
+
+/* The row a rule names; missing means this file contradicts itself. */
+static size_t row(const char *section, const char *key)
+{
+    size_t i = find_row(section, key);
+    if (i == N_AUTOSCALER) {
+        fprintf(stderr, "error inferd: config.c: no autoscaler row %s.%s\n", section ? section : "",
+                key);
+        abort();
+    }
+    return i;
+}
+
+static bool is_section(const char *key)
+{
+    for (size_t i = 0; i < N_AUTOSCALER; i++) {
+        if (autoscaler_fields[i].section && strcmp(autoscaler_fields[i].section, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const char *row_path(size_t i, char *buf, size_t len)
+{
+    const field_t *f = &autoscaler_fields[i];
+    if (f->section)
+        snprintf(buf, len, "%s.%s", f->section, f->key);
+    else
+        snprintf(buf, len, "%s", f->key);
+    return buf;
+}
+
+static void check_leaf(merge_ctx_t *mc, size_t i, const json_t *v, autoscaler_config_t *tmp)
+{
+    value_problem_t vp;
+    char path[96];
+    mc->given[i] = v;
+    if (convert_value(&autoscaler_fields[i], v, tmp, &vp) == 0)
+        return;
+    mc->bad[i] = true;
+    add_problem(mc, row_path(i, path, sizeof(path)), v, vp.valid_range, vp.got, "%s", vp.message);
+}
+
+static void report_row(merge_ctx_t *mc, size_t i, const char *valid_range, const char *message)
+{
+    char path[96];
+    add_problem(mc, row_path(i, path, sizeof(path)), mc->given[i], valid_range, GOT_NONE, "%s",
+                message);
+}
+
+/* A rule between two fields broke: it is reported against each of them
+ * the document set, so an answer never blames a field the caller did not
+ * send; when the document set neither, the base broke it and both are
+ * named. */
+static void report_pair(merge_ctx_t *mc, size_t a, const char *range_a, const char *msg_a, size_t b,
+                        const char *range_b, const char *msg_b)
+{
+    bool ga = mc->given[a] != NULL, gb = mc->given[b] != NULL;
+    if (ga || !gb)
+        report_row(mc, a, range_a, msg_a);
+    if (gb || !ga)
+        report_row(mc, b, range_b, msg_b);
+}
+
+static bool set_and_valid(const merge_ctx_t *mc, size_t i)
+{
+    return mc->given[i] && !mc->bad[i];
+}
+
+/* Two pairs are one setting under two names. Setting one name sets the
+ * other; setting both is checked by the rules that follow. */
+static void apply_mirrors(const autoscaler_config_t *base, autoscaler_config_t *t,
+                          const merge_ctx_t *mc)
+{
+    size_t s = row(NULL, "scaling_strategy");
+    size_t p = row("advanced", "predictive_scaling");
+    if (set_and_valid(mc, s) && !mc->given[p]) {
+        t->advanced.predictive_scaling = t->scaling_strategy != STRATEGY_REACTIVE;
+    } else if (set_and_valid(mc, p) && !mc->given[s]) {
+        /* Turning prediction on keeps a strategy that already predicts and
+         * otherwise adds it to the reactive one (hybrid), so the reactive
+         * safety net stays; turning it off leaves reactive. */
+        if (!t->advanced.predictive_scaling)
+            t->scaling_strategy = STRATEGY_REACTIVE;
+        else if (base->scaling_strategy == STRATEGY_REACTIVE)
+            t->scaling_strategy = STRATEGY_HYBRID;
+    }
+
+    size_t a = row("model_management", "model_idle_timeout_minutes");
+    size_t b = row("zero_scale_threshold", "idle_time_minutes");
+    if (set_and_valid(mc, a) && !mc->given[b])
+        t->zero_scale_threshold.idle_time_minutes = t->model_management.model_idle_timeout_minutes;
+    else if (set_and_valid(mc, b) && !mc->given[a])
+        t->model_management.model_idle_timeout_minutes = t->zero_scale_threshold.idle_time_minutes;
+}
+
+/* lo <= hi between two rows: "must not exceed" on lo, "must not be below"
+ * on hi. */
+static void rule_not_above(merge_ctx_t *mc, size_t lo, double lo_v, size_t hi, double hi_v)
+{
+    const field_t *fl = &autoscaler_fields[lo], *fh = &autoscaler_fields[hi];
+    char pl[96], ph[96], a[32], b[32], c[32], ra[96], rb[96], ma[320], mb[320];
+    if (mc->bad[lo] || mc->bad[hi] || lo_v <= hi_v)
+        return;
+    row_path(lo, pl, sizeof(pl));
+    row_path(hi, ph, sizeof(ph));
+    fmt_num(lo_v, a, sizeof(a));
+    fmt_num(hi_v, b, sizeof(b));
+    bool ints = fl->kind == KIND_INT;
+    fmt_num(ints ? (double)fl->imin : fl->dmin, c, sizeof(c));
+    snprintf(ra, sizeof(ra), "%s-%s", c, b);
+    snprintf(ma, sizeof(ma), "must not exceed %s (%s > %s)", ph, a, b);
+    fmt_num(ints ? (double)fh->imax : fh->dmax, c, sizeof(c));
+    snprintf(rb, sizeof(rb), "%s-%s", a, c);
+    snprintf(mb, sizeof(mb), "must not be below %s (%s < %s)", pl, b, a);
+    report_pair(mc, lo, ra, ma, hi, rb, mb);
+}
+
+/* A scale-down threshold must lie strictly under its scale-up threshold:
+ * between the two the pool holds still, and with no gap it would flap. */
+static void rule_below(merge_ctx_t *mc, size_t lo, double lo_v, size_t hi, double hi_v)
+{
+    const field_t *fl = &autoscaler_fields[lo], *fh = &autoscaler_fields[hi];
+    char pl[96], ph[96], a[32], b[32], c[32], ra[96], rb[96], ma[320], mb[320];
+    if (mc->bad[lo] || mc->bad[hi] || lo_v < hi_v)
+        return;
+    row_path(lo, pl, sizeof(pl));
+    row_path(hi, ph, sizeof(ph));
+    fmt_num(lo_v, a, sizeof(a));
+    fmt_num(hi_v, b, sizeof(b));
+    fmt_num(fl->dmin, c, sizeof(c));
+    snprintf(ra, sizeof(ra), "%s to below %s", c, b);
+    snprintf(ma, sizeof(ma), "must be below %s (%s >= %s), or scaling would flap", ph, a, b);
+    fmt_num(fh->dmax, c, sizeof(c));
+    snprintf(rb, sizeof(rb), "above %s to %s", a, c);
+    snprintf(mb, sizeof(mb), "must be above %s (%s <= %s), or scaling would flap", pl, b, a);
+    report_pair(mc, lo, ra, ma, hi, rb, mb);
+}
+
+static void check_rules(const autoscaler_config_t *t, merge_ctx_t *mc)
+{
+    char ra[96], rb[96], ma[320], mb[320], x[32], y[32];
+
+    size_t mn = row("replicas", "min_replicas"), mx = row("replicas", "max_replicas");
+    size_t df = row("replicas", "default_replicas");
+    int min = t->replicas.min_replicas, max = t->replicas.max_replicas;
+    int def = t->replicas.default_replicas;
+    if (!mc->bad[mn] && !mc->bad[mx] && min > max) {
+        rule_not_above(mc, mn, min, mx, max);
+    } else if (!mc->bad[mn] && !mc->bad[mx] && !mc->bad[df] && (def < min || def > max)) {
+        snprintf(ra, sizeof(ra), "%d-%d", min, max);
+        snprintf(ma, sizeof(ma),
+                 "must be between replicas.min_replicas and replicas.max_replicas (%d-%d)", min,
+                 max);
+        if (def < min) {
+            snprintf(rb, sizeof(rb), "%d-%d", 0, def);
+            snprintf(mb, sizeof(mb), "must not exceed replicas.default_replicas (%d > %d)", min,
+                     def);
+        } else {
+            snprintf(rb, sizeof(rb), "%d-%d", def < 1 ? 1 : def, CONFIG_REPLICAS_LIMIT);
+            snprintf(mb, sizeof(mb), "must not be below replicas.default_replicas (%d < %d)", max,
+                     def);
+        }
+        report_pair(mc, df, ra, ma, def < min ? mn : mx, rb, mb);
+    }
+
+    rule_not_above(mc, row("reactive", "panic_window_seconds"), t->reactive.panic_window_seconds,
+                   row("reactive", "stable_window_seconds"), t->reactive.stable_window_seconds);
+    rule_below(mc, row("scale_down_threshold", "cpu_percent"), t->scale_down_threshold.cpu_percent,
+               row("thresholds", "cpu_threshold"), t->thresholds.cpu_threshold);
+    rule_below(mc, row("scale_down_threshold", "memory_percent"),
+               t->scale_down_threshold.memory_percent, row("thresholds", "memory_threshold"),
+               t->thresholds.memory_threshold);
+
+    size_t s = row(NULL, "scaling_strategy"), p = row("advanced", "predictive_scaling");
+    bool predicts = t->scaling_strategy != STRATEGY_REACTIVE;
+    if (!mc->bad[s] && !mc->bad[p] && predicts != t->advanced.predictive_scaling) {
+        snprintf(ra, sizeof(ra), "%s",
+                 t->advanced.predictive_scaling ? "predictive|hybrid" : "reactive");
+        snprintf(ma, sizeof(ma),
+                 "contradicts advanced.predictive_scaling (%s), which is true exactly for "
+                 "\"predictive\" and \"hybrid\"",
+                 t->advanced.predictive_scaling ? "true" : "false");
+        snprintf(rb, sizeof(rb), "%s", predicts ? "true" : "false");
+        snprintf(mb, sizeof(mb),
+                 "contradicts scaling_strategy (\"%s\"): predictive_scaling is true exactly for "
+                 "\"predictive\" and \"hybrid\"",
+                 config_strategy_name(t->scaling_strategy));
+        report_pair(mc, s, ra, ma, p, rb, mb);
+    }
+
+    size_t a = row("model_management", "model_idle_timeout_minutes");
+    size_t b = row("zero_scale_threshold", "idle_time_minutes");
+    double va = t->model_management.model_idle_timeout_minutes;
+    double vb = t->zero_scale_threshold.idle_time_minutes;
+    if (!mc->bad[a] && !mc->bad[b] && va != vb) {
+        fmt_num(va, x, sizeof(x));
+        fmt_num(vb, y, sizeof(y));
+        snprintf(ra, sizeof(ra), "%s", y);
+        snprintf(ma, sizeof(ma),
+                 "must equal zero_scale_threshold.idle_time_minutes (%s != %s): the two names "
+                 "hold one value",
+                 x, y);
+        snprintf(rb, sizeof(rb), "%s", x);
+        snprintf(mb, sizeof(mb),
+                 "must equal model_management.model_idle_timeout_minutes (%s != %s): the two "
+                 "names hold one value",
+                 y, x);
+        report_pair(mc, a, ra, ma, b, rb, mb);
+    }
+}
+
+/* Works on a copy so that base and out may be the same struct, and a
+ * refused document leaves out as it was. */
+static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
+                            autoscaler_config_t *out, merge_ctx_t *mc)
+{
+    autoscaler_config_t tmp = *base;
+    char path[96], keys[256], msg[320];
+    const char *key, *key2;
+    json_t *v, *v2;
+
+    if (!json_is_object(doc)) {
+        list_autoscaler_keys(NULL, ", ", keys, sizeof(keys));
+        add_problem(mc, "(root)", doc, "object", GOT_DESCRIBE, "must be an object with any of: %s",
+                    keys);
+        return -1;
+    }
+    json_object_foreach ((json_t *)doc, key, v) {
+        size_t i = find_row(NULL, key);
+        if (i < N_AUTOSCALER) {
+            check_leaf(mc, i, v, &tmp);
+            continue;
+        }
+        snprintf(path, sizeof(path), "%.64s", key);
+        if (!is_section(key)) {
+            list_autoscaler_keys(NULL, "|", keys, sizeof(keys));
+            list_autoscaler_keys(NULL, ", ", msg, sizeof(msg));
+            add_problem(mc, path, v, keys, GOT_NONE, "unknown field (expected one of: %s)", msg);
+            continue;
+        }
+        if (!json_is_object(v)) {
+            add_problem(mc, path, v, "object", GOT_DESCRIBE, "must be an object");
+            continue;
+        }
+        json_object_foreach (v, key2, v2) {
+            i = find_row(key, key2);
+            if (i < N_AUTOSCALER) {
+                check_leaf(mc, i, v2, &tmp);
+                continue;
+            }
+            snprintf(path, sizeof(path), "%s.%.64s", key, key2);
+            list_autoscaler_keys(key, "|", keys, sizeof(keys));
+            list_autoscaler_keys(key, ", ", msg, sizeof(msg));
+            add_problem(mc, path, v2, keys, GOT_NONE, "unknown field (expected one of: %s)", msg);
+        }
+    }
+
+    apply_mirrors(base, &tmp, mc);
+    check_rules(&tmp, mc);
+    if (mc->count > 0)
+        return -1;
+    *out = tmp;
+    return 0;
+}
+
+void config_problems_clear(config_problems_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->count && i < CONFIG_MAX_PROBLEMS; i++) {
+        json_decref(p->items[i].provided_value);
+        p->items[i].provided_value = NULL;
+    }
+    p->count = 0;
+}
+
+void config_autoscaler_defaults(autoscaler_config_t *out)
+{
+    *out = autoscaler_defaults;
+}
+
+int config_autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
+                            autoscaler_config_t *out, config_problems_t *problems)
+{
+    merge_ctx_t mc;
+    memset(&mc, 0, sizeof(mc));
+    mc.problems = problems;
+    if (problems)
+        problems->count = 0;
+    return autoscaler_merge(base, doc, out, &mc);
+}
+
+/* Whole values are written as integers, as the spec shows them (70, not
+ * 70.0); the merge takes either back, so the round trip is exact. */
+static json_t *number_json(double d)
+{
+    if (d == floor(d) && fabs(d) < 9007199254740992.0)
+        return json_integer((json_int_t)d);
+    return json_real(d);
+}
+
+static json_t *row_to_json(const field_t *f, const autoscaler_config_t *a)
+{
+    const char *src = (const char *)a + f->offset;
+    switch (f->kind) {
+    case KIND_INT:
+        return json_integer(*(const int *)(const void *)src);
+    case KIND_SECONDS:
+    case KIND_NUMBER:
+        return number_json(*(const double *)(const void *)src);
+    case KIND_BOOL:
+        return json_boolean(*(const bool *)(const void *)src);
+    case KIND_STRATEGY:
+        return json_string(config_strategy_name(*(const scaling_strategy_t *)(const void *)src));
+    case KIND_URL:
+        return src[0] ? json_string(src) : json_null();
+    default:
+        return json_null();
+    }
+}
+
+static bool row_equal(const field_t *f, const autoscaler_config_t *a, const autoscaler_config_t *b)
+{
+    const char *x = (const char *)a + f->offset, *y = (const char *)b + f->offset;
+    switch (f->kind) {
+    case KIND_INT:
+        return *(const int *)(const void *)x == *(const int *)(const void *)y;
+    case KIND_SECONDS:
+    case KIND_NUMBER:
+        return *(const double *)(const void *)x == *(const double *)(const void *)y;
+    case KIND_BOOL:
+        return *(const bool *)(const void *)x == *(const bool *)(const void *)y;
+    case KIND_STRATEGY:
+        return *(const scaling_strategy_t *)(const void *)x ==
+               *(const scaling_strategy_t *)(const void *)y;
+    case KIND_URL:
+        return strncmp(x, y, f->size) == 0;
+    default:
+        return true;
+    }
+}
+
+json_t *config_autoscaler_to_json(const autoscaler_config_t *a)
+{
+    json_t *root = must(json_object());
+    json_t *section = NULL;
+    const char *section_name = NULL;
+    for (size_t i = 0; i < N_AUTOSCALER; i++) {
+        const field_t *f = &autoscaler_fields[i];
+        json_t *into = root;
+        if (f->section) {
+            if (!section_name || strcmp(section_name, f->section) != 0) {
+                section = must(json_object());
+                section_name = f->section;
+                json_object_set_new(root, f->section, section);
+            }
+            into = section;
+        }
+        json_object_set_new(into, f->key, must(row_to_json(f, a)));
+    }
+    return root;
+}
+
+json_t *config_autoscaler_diff(const autoscaler_config_t *a, const autoscaler_config_t *b)
+{
+    json_t *out = must(json_array());
+    char path[96];
+    for (size_t i = 0; i < N_AUTOSCALER; i++) {
+        if (!row_equal(&autoscaler_fields[i], a, b))
+            json_array_append_new(out, must(json_string(row_path(i, path, sizeof(path)))));
+    }
+    return out;
+}
+
+const char *config_strategy_name(scaling_strategy_t s)
+{
+    if ((size_t)s < N_FIELDS(strategy_names))
+        return strategy_names[s];
+    return "unknown";
+}
+
+/* ---- the whole document ---- */
+
 int config_from_json(const json_t *root, const char *origin, inferd_config_t **out, char *err,
                      size_t errlen)
 {
     parse_ctx_t c = {.origin = origin ? origin : "configuration", .err = err, .errlen = errlen};
     inferd_config_t *cfg = xcalloc(1, sizeof(*cfg));
-    const json_t *server, *models;
-    char got[64], path[96];
+    const json_t *server, *autoscaler, *models;
+    char got[64], path[128];
     const char *key;
     json_t *v;
 
     *out = NULL;
     cfg->server = server_defaults;
+    cfg->autoscaler = autoscaler_defaults;
 
     if (!json_is_object(root)) {
-        fail(&c, "(root)", "must be an object with \"server\" and \"models\" (got %s)",
+        fail(&c, "(root)",
+             "must be an object with \"server\", \"autoscaler\" and \"models\" (got %s)",
              root ? describe_value(root, got, sizeof(got)) : "nothing");
         goto fail;
     }
     json_object_foreach ((json_t *)root, key, v) {
-        if (strcmp(key, "server") != 0 && strcmp(key, "models") != 0) {
+        if (strcmp(key, "server") != 0 && strcmp(key, "autoscaler") != 0 &&
+            strcmp(key, "models") != 0) {
             snprintf(path, sizeof(path), "%.64s", key);
-            fail(&c, path, "unknown field (expected one of: server, models)");
+            fail(&c, path, "unknown field (expected one of: server, autoscaler, models)");
             goto fail;
         }
     }
@@ -442,6 +1293,23 @@ int config_from_json(const json_t *root, const char *origin, inferd_config_t **o
         if (parse_object(&c, "server", server, server_fields, N_FIELDS(server_fields),
                          &cfg->server) < 0)
             goto fail;
+    }
+
+    /* Before the models: their replica bounds default to it. The same merge
+     * as POST /autoscaler/config, over the defaults, so the two validate
+     * alike; a file reports the first problem, as for every other field. */
+    autoscaler = json_object_get(root, "autoscaler");
+    if (autoscaler) {
+        merge_ctx_t mc;
+        memset(&mc, 0, sizeof(mc));
+        if (autoscaler_merge(&autoscaler_defaults, autoscaler, &cfg->autoscaler, &mc) < 0) {
+            if (strcmp(mc.first_field, "(root)") == 0)
+                snprintf(path, sizeof(path), "autoscaler");
+            else
+                snprintf(path, sizeof(path), "autoscaler.%s", mc.first_field);
+            fail(&c, path, "%s", mc.first_message);
+            goto fail;
+        }
     }
 
     models = json_object_get(root, "models");
@@ -459,6 +1327,8 @@ int config_from_json(const json_t *root, const char *origin, inferd_config_t **o
     for (size_t i = 0; i < json_array_size(models); i++) {
         model_config_t *m = &cfg->models[i];
         *m = model_defaults;
+        m->min_replicas = cfg->autoscaler.replicas.min_replicas;
+        m->max_replicas = cfg->autoscaler.replicas.max_replicas;
         /* Counted before parsing so a failure halfway frees this model's
          * params too. */
         cfg->n_models = i + 1;
@@ -564,8 +1434,22 @@ const model_config_t *config_find_model(const inferd_config_t *cfg, const char *
     return NULL;
 }
 
-int config_initial_replicas(const model_config_t *m)
+int config_floor_replicas(const model_config_t *m)
 {
     int pinned = m->always_loaded ? 1 : 0;
     return m->min_replicas > pinned ? m->min_replicas : pinned;
+}
+
+int config_initial_replicas(const inferd_config_t *cfg, const model_config_t *m)
+{
+    int want =
+        m->initial_replicas >= 0 ? m->initial_replicas : cfg->autoscaler.replicas.default_replicas;
+    int floor_ = config_floor_replicas(m);
+    if (want > m->max_replicas)
+        want = m->max_replicas;
+    /* After the cap: a pinned model gets its one replica even from a
+     * (refused, so hand-built) configuration whose max is 0. */
+    if (want < floor_)
+        want = floor_;
+    return want;
 }

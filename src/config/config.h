@@ -23,18 +23,95 @@
 #define CONFIG_NAME_MAX       64 /* model names: [A-Za-z0-9_.-], 1..63 chars */
 #define CONFIG_REPLICAS_LIMIT 10 /* hard upper bound on any model's replicas */
 
+typedef enum {
+    STRATEGY_REACTIVE = 0,
+    STRATEGY_PREDICTIVE,
+    STRATEGY_HYBRID,
+} scaling_strategy_t;
+
+/* The "autoscaler" section, in the shape of GET /autoscaler/config (see
+ * docs/configuration.md for every field, range and default). Windows in
+ * minutes accept fractions, so that tests can use seconds. */
+typedef struct autoscaler_config {
+    bool enabled;              /* default true */
+    bool zero_scaling_enabled; /* default true */
+    /* "reactive" | "predictive" | "hybrid"; default reactive */
+    scaling_strategy_t scaling_strategy;
+    struct {
+        int min_replicas;     /* 0..10, default 0: models' default min_replicas */
+        int max_replicas;     /* 1..10, default 5: models' default max_replicas; >= min */
+        int default_replicas; /* 0..10, default 1: a model's initial replicas, clamped */
+    } replicas;
+    struct {
+        double cpu_threshold;       /* 1..100 %, default 70: replica CPU (of one core) */
+        double memory_threshold;    /* 1..100 %, default 80: machine memory */
+        double gpu_threshold;       /* 1..100 %, default 85 */
+        int queue_length_threshold; /* 1..100000, default 10 */
+        /* 1..3600000, default 2000: p95 over the stable window */
+        double response_time_threshold_ms;
+    } thresholds;
+    struct {
+        double cpu_percent;    /* 0..100, default 20 */
+        double memory_percent; /* 0..100, default 30 */
+        /* 0..1440, default 5: load below these this long before a scale-down */
+        double idle_time_minutes;
+    } scale_down_threshold;
+    struct {
+        double idle_time_minutes;   /* 0..10080, default 15: no busy replica this long */
+        double no_requests_minutes; /* 0..10080, default 10: no request this long */
+    } zero_scale_threshold;
+    struct {
+        double scale_up_cooldown_seconds;   /* 0..86400, default 60 */
+        double scale_down_cooldown_seconds; /* 0..86400, default 300 */
+        double zero_scale_cooldown_seconds; /* 0..86400, default 900 */
+    } cooldowns;
+    struct {
+        double metrics_collection_interval_seconds; /* 0.1..3600, default 1 */
+        double decision_interval_seconds;           /* 0.1..3600, default 2 */
+        double health_check_interval_seconds;       /* 1..3600, default 60 */
+    } timing;
+    struct {
+        bool auto_unload_unused_models; /* default true: idle models may go to zero */
+        /* 0..10080: the same value as zero_scale_threshold.idle_time_minutes */
+        double model_idle_timeout_minutes;
+        bool preload_popular_models;    /* default true */
+        int max_concurrent_model_loads; /* 1..10, default 2 */
+    } model_management;
+    struct {
+        /* 0.1..1000, default 1: requests per replica the pool is sized for */
+        double target_concurrency;
+        double stable_window_seconds; /* 1..3600, default 60 */
+        double panic_window_seconds;  /* 1..stable window, default 6 */
+        double panic_threshold;       /* 1.1..10, default 2: panic at this x current capacity */
+    } reactive;
+    struct {
+        bool predictive_scaling;            /* mirrors scaling_strategy != reactive */
+        bool custom_metrics_enabled;        /* default false */
+        char external_metrics_webhook[512]; /* "" = null; http:// only */
+        bool scaling_notifications_enabled; /* default true */
+    } advanced;
+} autoscaler_config_t;
+
 typedef struct model_config {
     char name[CONFIG_NAME_MAX];
     char backend[32];
     json_t *params;                    /* backend parameters, an object; owned */
-    int min_replicas;                  /* 0..10, default 0 (1 when always_loaded) */
-    int max_replicas;                  /* 1..10, >= min_replicas, default 3 */
+    int min_replicas;                  /* 0..10, default autoscaler.replicas.min_replicas (0);
+                                          raised to 1 when always_loaded */
+    int max_replicas;                  /* 1..10, >= min_replicas, default
+                                          autoscaler.replicas.max_replicas (5) */
     bool always_loaded;                /* pinned: never below 1 replica; default false */
     int max_queue_length;              /* 1..100000, default 100 */
     double cold_start_timeout_seconds; /* 0.1..3600, default 60: longest a request waits queued */
     double load_timeout_seconds;       /* 0.1..3600, default 60: spawn -> READY deadline */
     int max_text_length;               /* 1..1000000 characters, default 5000 */
     int replica_concurrency;           /* 1..64 requests in flight per replica, default 1 */
+    int initial_replicas;              /* 0..10; -1 (absent): autoscaler default_replicas */
+    double target_concurrency;      /* 0 = autoscaler.reactive.target_concurrency; else 0.1..1000 */
+    double memory_mb;               /* 0..1048576, default 0 = unknown: declared per-replica memory,
+                                       used for admission until a replica has been measured */
+    double request_timeout_seconds; /* 0.1..86400, default 300: longest a request may run on
+                                       a replica; then the replica is killed and 504 answered */
 } model_config_t;
 
 typedef struct server_config {
@@ -53,6 +130,7 @@ typedef struct server_config {
 
 typedef struct inferd_config {
     server_config_t server;
+    autoscaler_config_t autoscaler;
     model_config_t *models; /* n_models entries, names unique */
     size_t n_models;
 } inferd_config_t;
@@ -74,7 +152,57 @@ void config_free(inferd_config_t *cfg);
 /* Returns the model called name, or NULL. */
 const model_config_t *config_find_model(const inferd_config_t *cfg, const char *name);
 
-/* Number of replicas a model starts with: max(min_replicas, always_loaded). */
-int config_initial_replicas(const model_config_t *m);
+/* Number of replicas a model starts with: its initial_replicas (or the
+ * autoscaler's default_replicas) clamped to [min_replicas, max_replicas],
+ * and at least 1 when always_loaded. */
+int config_initial_replicas(const inferd_config_t *cfg, const model_config_t *m);
+
+/* The lowest replica count a model may have: min_replicas, at least 1 when
+ * always_loaded. */
+int config_floor_replicas(const model_config_t *m);
+
+/* ---- the autoscaler section ---- */
+
+/* One rejected field of a configuration document, for the
+ * invalid_configuration answer. */
+typedef struct config_problem {
+    char field[96];         /* dotted path, e.g. "thresholds.cpu_threshold" */
+    char message[256];      /* "must be a number between 1 and 100" */
+    char valid_range[256];  /* "1-100", "reactive|predictive|hybrid", the known keys of an
+                               unknown field's object ("a|b|c"), "" if none */
+    json_t *provided_value; /* new reference, or NULL when the field was absent */
+} config_problem_t;
+
+#define CONFIG_MAX_PROBLEMS 32
+
+typedef struct config_problems {
+    size_t count;
+    config_problem_t items[CONFIG_MAX_PROBLEMS];
+} config_problems_t;
+
+void config_problems_clear(config_problems_t *p);
+
+/* The built-in autoscaler defaults. */
+void config_autoscaler_defaults(autoscaler_config_t *out);
+
+/* Merges a partial autoscaler document onto base into out: fields absent
+ * from doc keep base's value. Validates the whole result (types, ranges,
+ * unknown fields at any depth, cross-field rules such as min <= max) and
+ * reports every problem, not just the first (up to CONFIG_MAX_PROBLEMS).
+ * Returns 0, or -1 with problems filled and out untouched. out may be base.
+ * problems may be NULL; otherwise it is overwritten, not read, and the
+ * caller releases its references with config_problems_clear(). */
+int config_autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
+                            autoscaler_config_t *out, config_problems_t *problems);
+
+/* The configuration as JSON in the shape of GET /autoscaler/config, plus
+ * scale_down_threshold, zero_scale_threshold and reactive. New reference. */
+json_t *config_autoscaler_to_json(const autoscaler_config_t *a);
+
+/* Dotted paths of the leaves whose values differ between a and b, as a new
+ * JSON array of strings (for updated_fields). */
+json_t *config_autoscaler_diff(const autoscaler_config_t *a, const autoscaler_config_t *b);
+
+const char *config_strategy_name(scaling_strategy_t s);
 
 #endif

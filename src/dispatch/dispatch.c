@@ -5,6 +5,9 @@
 #include "util/xalloc.h"
 
 #include <stdlib.h>
+
+/* How long a drained replica has to exit after SHUTDOWN before SIGKILL. */
+#define DRAIN_GRACE_MS 10000
 #include <string.h>
 
 struct dispatch {
@@ -13,6 +16,7 @@ struct dispatch {
     char *worker_exe;
     char *log_level;
     pool_t **pools;
+    int *initial_replicas;
     size_t n_pools;
     size_t stopping;
     void (*stop_done)(void *arg);
@@ -30,20 +34,23 @@ dispatch_t *dispatch_new(uv_loop_t *loop, const inferd_config_t *cfg, const char
         .worker_exe = d->worker_exe,
         .log_level = d->log_level,
         .ping_interval_ms = cfg->server.health_check_interval_ms,
-        .drain_grace_ms = cfg->server.shutdown_timeout_ms ? cfg->server.shutdown_timeout_ms : 1000,
+        .drain_grace_ms = DRAIN_GRACE_MS,
         .next_replica_id = &d->next_replica_id,
     };
     d->n_pools = cfg->n_models;
     d->pools = xcalloc(cfg->n_models, sizeof(pool_t *));
-    for (size_t i = 0; i < cfg->n_models; i++)
+    d->initial_replicas = xcalloc(cfg->n_models, sizeof(int));
+    for (size_t i = 0; i < cfg->n_models; i++) {
         d->pools[i] = pool_new(&d->env, &cfg->models[i]);
+        d->initial_replicas[i] = config_initial_replicas(cfg, &cfg->models[i]);
+    }
     return d;
 }
 
 void dispatch_start(dispatch_t *d)
 {
     for (size_t i = 0; i < d->n_pools; i++)
-        pool_resize(d->pools[i], config_initial_replicas(pool_model(d->pools[i])));
+        pool_resize(d->pools[i], d->initial_replicas[i]);
 }
 
 pool_t *dispatch_find_pool(dispatch_t *d, const char *name)
@@ -72,15 +79,34 @@ static void on_pool_stopped(void *arg)
         d->stop_done(d->stop_arg);
 }
 
-void dispatch_stop(dispatch_t *d, void (*done)(void *arg), void *arg)
+void dispatch_quiesce(dispatch_t *d)
 {
+    for (size_t i = 0; i < d->n_pools; i++)
+        pool_quiesce(d->pools[i]);
+}
+
+void dispatch_set_observer(dispatch_t *d, pool_observer_fn observer, void *ctx)
+{
+    d->env.observer = observer;
+    d->env.observer_ctx = ctx;
+}
+
+void dispatch_stop(dispatch_t *d, bool force, void (*done)(void *arg), void *arg)
+{
+    if (d->stopping > 0) {
+        /* A stop is running: only a forced one changes anything. */
+        if (force)
+            for (size_t i = 0; i < d->n_pools; i++)
+                pool_stop(d->pools[i], true, on_pool_stopped, d);
+        return;
+    }
     d->stop_done = done;
     d->stop_arg = arg;
     /* Counted up front so that a pool stopping at once cannot finish the
      * whole dispatch before the others have been asked. */
     d->stopping = d->n_pools + 1;
     for (size_t i = 0; i < d->n_pools; i++)
-        pool_stop(d->pools[i], on_pool_stopped, d);
+        pool_stop(d->pools[i], force, on_pool_stopped, d);
     on_pool_stopped(d);
 }
 
@@ -91,6 +117,7 @@ void dispatch_free(dispatch_t *d)
     for (size_t i = 0; i < d->n_pools; i++)
         pool_free(d->pools[i]);
     free(d->pools);
+    free(d->initial_replicas);
     free(d->worker_exe);
     free(d->log_level);
     free(d);

@@ -1,27 +1,34 @@
 /* pool.c - a model's replica pool: queue, routing, cold start, restart,
- * drain.
+ * drain, and the measurements of all of it.
  *
  * Two loops keep the pool honest. reconcile() compares the replicas that
- * are starting or ready with `desired` and spawns or drains the difference
- * (spawning waits out the crash backoff). pump() hands queued requests to
- * replicas with a free slot. Both are called after anything that can change
- * their answer: a submit, a READY, a result, an exit, a resize. Each
- * request carries its own callback and is answered exactly once; the paths
- * that answer are finish_job() and fail_job().
+ * are starting or ready with the count wanted and spawns or drains the
+ * difference (spawning waits out the crash backoff; a non-empty queue
+ * always wants at least one replica, which is what a cold start is).
+ * pump() hands queued requests to replicas with a free slot. Both run after
+ * anything that can change their answer: a submit, a READY, a result, an
+ * exit, a resize. Each request is answered exactly once, by finish_job().
+ *
+ * Deadlines: a queued request waits at most cold_start_timeout_seconds
+ * (reset when it is put back after its replica died), and a request on a
+ * replica runs at most request_timeout_seconds, after which the replica is
+ * presumed hung and killed. One timer per pool serves both.
  */
 #include "dispatch/pool.h"
 #include "dispatch/queue.h"
 #include "dispatch/route.h"
-#include "replica/replica.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BACKOFF_FIRST_MS 250
-#define BACKOFF_MAX_MS   30000
+#define BACKOFF_FIRST_MS        250
+#define BACKOFF_MAX_MS          30000
+#define DEFAULT_REQUEST_TIMEOUT 300.0
+#define SHUTTING_DOWN_MESSAGE   "the server is shutting down"
 
 typedef enum { SLOT_STARTING, SLOT_READY, SLOT_DRAINING } slot_state_t;
 
@@ -35,10 +42,13 @@ struct job {
     char *payload;
     size_t len;
     pool_done_fn done;
+    pool_cancelled_fn cancelled;
     void *arg;
     uint64_t accepted_ns;
+    uint64_t deadline_ns; /* while queued: when it times out */
     uint64_t sent_ns;
     int attempts;
+    bool retried;
     bool cold_start;
     job_t *next_in_flight;
 };
@@ -51,6 +61,7 @@ struct slot {
     unsigned outstanding;
     uint64_t served;
     uint64_t last_dispatch;
+    double cpu_percent; /* latest sample, NAN before one */
     job_t *in_flight;
     slot_t *next;
 };
@@ -60,9 +71,10 @@ struct pool {
     model_config_t model;
     char *params_json;
     request_queue_t queue;
-    uv_timer_t queue_timer;   /* fires at the oldest queued request's deadline */
-    uv_timer_t backoff_timer; /* fires when a restart may be tried again */
+    uv_timer_t deadline_timer; /* queue waits and in-flight runs */
+    uv_timer_t backoff_timer;  /* when a restart may be tried again */
     int open_timers;
+    model_window_t *window;
     slot_t *slots;
     int desired;
     uint64_t next_job_id;
@@ -71,7 +83,9 @@ struct pool {
     uint64_t cold_starts;
     unsigned failures;      /* consecutive crashes or failed loads */
     uint64_t backoff_until; /* uv_now() ms */
+    double measured_memory_mb;
     char last_load_error[512];
+    bool quiesced;
     bool stopping;
     void (*stop_done)(void *arg);
     void *stop_arg;
@@ -80,37 +94,77 @@ struct pool {
 static void reconcile(pool_t *p);
 static void pump(pool_t *p);
 
+static double now_seconds(void)
+{
+    return (double)uv_hrtime() / 1e9;
+}
+
+static double ms_between(uint64_t from_ns, uint64_t to_ns)
+{
+    return (double)(to_ns - from_ns) / 1e6;
+}
+
+static uint64_t seconds_to_ns(double s)
+{
+    return (uint64_t)(s * 1e9);
+}
+
+/* ---- gauges ---- */
+
+static void refresh_gauges(pool_t *p)
+{
+    pool_counts_t c;
+    pool_get_counts(p, &c);
+    double now = now_seconds();
+    window_set_load(p->window, now, c.in_flight, (unsigned)c.queued);
+    window_set_replicas(p->window, now, (unsigned)c.ready, (unsigned)c.busy);
+}
+
 /* ---- answering ---- */
 
-static void free_job(job_t *job)
+static request_outcome_t outcome_of(int status, const char *error)
 {
+    if (status < 400)
+        return OUTCOME_SUCCESS;
+    if (status < 500)
+        return OUTCOME_CLIENT_ERROR;
+    if (error && strcmp(error, "queue_full") == 0)
+        return OUTCOME_DROPPED;
+    if (status == 504)
+        return OUTCOME_TIMEOUT;
+    return OUTCOME_SERVER_ERROR;
+}
+
+/* The one place a request is answered: measures it, calls back, frees it. */
+static void finish_job(pool_t *p, job_t *job, pool_result_t *res)
+{
+    uint64_t now = uv_hrtime();
+    res->cold_start = job->cold_start;
+    double queue_ms = job->sent_ns ? ms_between(job->accepted_ns, job->sent_ns) : -1.0;
+    window_record_finish(p->window, (double)now / 1e9, outcome_of(res->http_status, res->error),
+                         ms_between(job->accepted_ns, now), queue_ms);
+    job->done(res, job->arg);
     free(job->payload);
     free(job);
 }
 
-static void fail_job(job_t *job, int status, const char *code, const char *message, int retry_after)
+static void fail_job(pool_t *p, job_t *job, int status, const char *code, const char *message,
+                     int retry_after)
 {
     pool_result_t res = {
         .http_status = status,
         .error = code,
         .message = message,
         .retry_after_seconds = retry_after,
-        .cold_start = job->cold_start,
     };
-    job->done(&res, job->arg);
-    free_job(job);
+    finish_job(p, job, &res);
 }
 
 static void fail_queued(pool_t *p, int status, const char *code, const char *message)
 {
     queue_node_t *node;
     while ((node = queue_pop(&p->queue)))
-        fail_job(queue_entry(node, job_t, node), status, code, message, 0);
-}
-
-static double ms_between(uint64_t from_ns, uint64_t to_ns)
-{
-    return (double)(to_ns - from_ns) / 1e6;
+        fail_job(p, queue_entry(node, job_t, node), status, code, message, 0);
 }
 
 /* ---- slots ---- */
@@ -152,15 +206,41 @@ static void drain_if_idle(slot_t *slot)
         replica_shutdown(slot->replica, slot->pool->env->drain_grace_ms);
 }
 
+static void notify(pool_t *p, const pool_event_t *event)
+{
+    if (p->env->observer)
+        p->env->observer(p, event, p->env->observer_ctx);
+}
+
 /* ---- replica callbacks ---- */
 
 static void on_replica_ready(replica_t *r, void *ctx)
 {
     slot_t *slot = ctx;
-    (void)r;
-    slot->pool->last_load_error[0] = '\0';
+    pool_t *p = slot->pool;
+    p->last_load_error[0] = '\0';
     if (slot->state == SLOT_STARTING)
         slot->state = SLOT_READY;
+    double memory = replica_memory_mb(r);
+    if (memory > p->measured_memory_mb)
+        p->measured_memory_mb = memory;
+    pool_event_t ev = {
+        .type = POOL_EVENT_REPLICA_READY,
+        .replica_id = replica_id(r),
+        .load_time_ms = replica_load_time_ms(r),
+        .start_time_ms = replica_start_time_ms(r),
+        .memory_mb = memory,
+    };
+    notify(p, &ev);
+    pump(p);
+}
+
+/* What follows any answer from a worker: the slot may finish draining, and
+ * its free slot may take the next request. */
+static void after_answer(slot_t *slot)
+{
+    slot->served++;
+    drain_if_idle(slot);
     pump(slot->pool);
 }
 
@@ -171,22 +251,17 @@ static void on_replica_result(replica_t *r, uint64_t id, const uint8_t *payload,
     job_t *job = take_in_flight(slot, id);
     if (!job)
         return;
-    uint64_t now = uv_hrtime();
     pool_result_t res = {
         .http_status = 200,
         .payload = payload,
         .payload_len = len,
         .replica_id = replica_id(r),
-        .cold_start = job->cold_start,
         .queue_ms = ms_between(job->accepted_ns, job->sent_ns),
-        .processing_ms = ms_between(job->sent_ns, now),
+        .processing_ms = ms_between(job->sent_ns, uv_hrtime()),
     };
-    slot->served++;
     slot->pool->failures = 0;
-    job->done(&res, job->arg);
-    free_job(job);
-    drain_if_idle(slot);
-    pump(slot->pool);
+    finish_job(slot->pool, job, &res);
+    after_answer(slot);
 }
 
 static int status_for_worker_error(const char *code)
@@ -198,14 +273,17 @@ static void on_replica_error(replica_t *r, uint64_t id, const char *code, const 
                              void *ctx)
 {
     slot_t *slot = ctx;
-    (void)r;
     job_t *job = take_in_flight(slot, id);
     if (!job)
         return;
-    slot->served++;
-    fail_job(job, status_for_worker_error(code), code, message, 0);
-    drain_if_idle(slot);
-    pump(slot->pool);
+    pool_result_t res = {
+        .http_status = status_for_worker_error(code),
+        .error = code,
+        .message = message,
+        .replica_id = replica_id(r),
+    };
+    finish_job(slot->pool, job, &res);
+    after_answer(slot);
 }
 
 static uint64_t backoff_delay_ms(unsigned failures)
@@ -222,8 +300,16 @@ static void note_failure(pool_t *p)
     p->backoff_until = uv_now(p->env->loop) + backoff_delay_ms(p->failures);
 }
 
-/* A request that was running on a replica that died: retried once on
- * another replica, otherwise answered 502. */
+static void requeue(pool_t *p, job_t *job)
+{
+    job->retried = true;
+    job->sent_ns = 0;
+    job->deadline_ns = uv_hrtime() + seconds_to_ns(p->model.cold_start_timeout_seconds);
+    queue_push_front(&p->queue, &job->node);
+}
+
+/* Requests that were running on a replica that died: each is retried once
+ * on another replica, otherwise answered 502. */
 static void rescue_in_flight(slot_t *slot, const char *detail)
 {
     pool_t *p = slot->pool;
@@ -231,20 +317,23 @@ static void rescue_in_flight(slot_t *slot, const char *detail)
     slot->in_flight = NULL;
     while (job) {
         job_t *next = job->next_in_flight;
-        if (job->attempts < 2 && !p->stopping) {
-            queue_push_front(&p->queue, &job->node);
+        if (job->attempts < 2 && !p->quiesced) {
+            requeue(p, job);
         } else {
             char msg[700];
             snprintf(msg, sizeof(msg),
                      "replica %u of model '%s' failed while serving this request (%s)",
                      replica_id(slot->replica), p->model.name, detail);
-            fail_job(job, 502, "replica_crashed", msg, 0);
+            if (p->quiesced)
+                fail_job(p, job, 503, "shutting_down", SHUTTING_DOWN_MESSAGE, 1);
+            else
+                fail_job(p, job, 502, "replica_crashed", msg, 0);
         }
         job = next;
     }
 }
 
-static void handle_load_failure(pool_t *p, replica_exit_t why, const char *detail)
+static void handle_load_failure(pool_t *p, const char *detail)
 {
     snprintf(p->last_load_error, sizeof(p->last_load_error), "%s", detail);
     note_failure(p);
@@ -255,10 +344,9 @@ static void handle_load_failure(pool_t *p, replica_exit_t why, const char *detai
     fail_queued(p, 503, "model_load_failed", msg);
     /* A model nobody pinned goes back to zero instead of crash-looping;
      * the next request tries again. */
-    if (config_initial_replicas(&p->model) == 0 && p->desired > 0) {
+    if (config_floor_replicas(&p->model) == 0 && p->desired > 0) {
         p->desired = 0;
-        log_warn("pool", "load failed, model back at zero replicas model=%s reason=%s",
-                 p->model.name, replica_exit_name(why));
+        log_warn("pool", "load failed, model back at zero replicas model=%s", p->model.name);
     }
 }
 
@@ -267,18 +355,15 @@ static void on_replica_exited(replica_t *r, replica_exit_t why, const char *deta
     slot_t *slot = ctx;
     pool_t *p = slot->pool;
     unlink_slot(p, slot);
-    switch (why) {
-    case REPLICA_EXIT_CLEAN:
-        break;
-    case REPLICA_EXIT_LOAD_FAILED:
-    case REPLICA_EXIT_LOAD_TIMEOUT:
-        handle_load_failure(p, why, detail);
-        break;
-    default:
+    if (why == REPLICA_EXIT_LOAD_FAILED || why == REPLICA_EXIT_LOAD_TIMEOUT)
+        handle_load_failure(p, detail);
+    else if (why != REPLICA_EXIT_CLEAN)
         note_failure(p);
-        break;
-    }
-    (void)r;
+    pool_event_t ev = {.type = POOL_EVENT_REPLICA_ENDED,
+                       .replica_id = replica_id(r),
+                       .why = why,
+                       .detail = detail};
+    notify(p, &ev);
     rescue_in_flight(slot, detail);
     free(slot);
     reconcile(p);
@@ -292,11 +377,12 @@ static const replica_callbacks_t slot_callbacks = {
     .exited = on_replica_exited,
 };
 
-/* ---- reconcile: replicas towards `desired` ---- */
+/* ---- reconcile: replicas towards the count wanted ---- */
 
 static void on_backoff_over(uv_timer_t *timer)
 {
     reconcile(timer->data);
+    pump(timer->data);
 }
 
 static int spawn_one(pool_t *p)
@@ -304,6 +390,7 @@ static int spawn_one(pool_t *p)
     slot_t *slot = xcalloc(1, sizeof(*slot));
     slot->pool = p;
     slot->state = SLOT_STARTING;
+    slot->cpu_percent = NAN;
     replica_spec_t spec = {
         .exe = p->env->worker_exe,
         .model = p->model.name,
@@ -318,9 +405,8 @@ static int spawn_one(pool_t *p)
     slot->replica = replica_spawn(p->env->loop, &spec, &slot_callbacks, slot, err, sizeof(err));
     if (!slot->replica) {
         log_error("pool", "spawn failed model=%s error=\"%s\"", p->model.name, err);
-        snprintf(p->last_load_error, sizeof(p->last_load_error), "%s", err);
         free(slot);
-        note_failure(p);
+        handle_load_failure(p, err);
         return -1;
     }
     slot->next = p->slots;
@@ -349,38 +435,58 @@ static void drain_one(pool_t *p)
         return;
     log_info("pool", "draining replica model=%s replica=%u in_flight=%u", p->model.name,
              replica_id(victim->replica), victim->outstanding);
-    if (victim->state == SLOT_STARTING) {
-        victim->state = SLOT_DRAINING;
-        replica_kill(victim->replica);
-        return;
-    }
+    bool starting = victim->state == SLOT_STARTING;
     victim->state = SLOT_DRAINING;
-    drain_if_idle(victim);
+    if (starting)
+        replica_kill(victim->replica);
+    else
+        drain_if_idle(victim);
+}
+
+/* Requests waiting with no replica to serve them make a cold start: the
+ * pool wants at least one replica while its queue is not empty. */
+static int wanted_replicas(pool_t *p)
+{
+    if (p->stopping)
+        return 0;
+    if (p->desired == 0 && queue_length(&p->queue) > 0 && p->model.max_replicas > 0 &&
+        !p->quiesced) {
+        p->desired = 1;
+        p->cold_starts++;
+        log_info("pool", "cold start model=%s", p->model.name);
+        pool_event_t ev = {.type = POOL_EVENT_COLD_START};
+        notify(p, &ev);
+    }
+    return p->desired;
+}
+
+static void maybe_finish_stop(pool_t *p)
+{
+    if (p->stopping && p->slots == NULL && p->stop_done) {
+        void (*done)(void *) = p->stop_done;
+        p->stop_done = NULL;
+        uv_timer_stop(&p->deadline_timer);
+        uv_timer_stop(&p->backoff_timer);
+        done(p->stop_arg);
+    }
 }
 
 static void reconcile(pool_t *p)
 {
+    int want = wanted_replicas(p);
     int active = (int)count_slots(p, 1, 1);
-    while (active > p->desired) {
+    for (; active > want; active--)
         drain_one(p);
-        active--;
-    }
+    while (active < want && !p->quiesced && uv_now(p->env->loop) >= p->backoff_until &&
+           spawn_one(p) == 0)
+        active++;
+    /* Still short (in backoff, or a spawn just failed): try again later. */
+    want = p->desired;
     uint64_t now = uv_now(p->env->loop);
-    if (active < p->desired && now < p->backoff_until) {
-        uv_timer_start(&p->backoff_timer, on_backoff_over, p->backoff_until - now, 0);
-        return;
-    }
-    for (; active < p->desired; active++) {
-        if (spawn_one(p) < 0) {
-            uv_timer_start(&p->backoff_timer, on_backoff_over, p->backoff_until - now, 0);
-            break;
-        }
-    }
-    if (p->stopping && p->slots == NULL && p->stop_done) {
-        void (*done)(void *) = p->stop_done;
-        p->stop_done = NULL;
-        done(p->stop_arg);
-    }
+    if (active < want && !p->quiesced)
+        uv_timer_start(&p->backoff_timer, on_backoff_over,
+                       p->backoff_until > now ? p->backoff_until - now : 0, 0);
+    maybe_finish_stop(p);
 }
 
 /* ---- pump: queued requests to replicas ---- */
@@ -411,6 +517,7 @@ static void send_job(pool_t *p, slot_t *slot, job_t *job)
     if (replica_send_infer(slot->replica, job->id, job->payload, job->len) < 0) {
         /* The replica is dying; its exit will come. Keep the request. */
         job->attempts--;
+        job->sent_ns = 0;
         slot->state = SLOT_DRAINING;
         queue_push_front(&p->queue, &job->node);
         return;
@@ -420,61 +527,114 @@ static void send_job(pool_t *p, slot_t *slot, job_t *job)
     slot->outstanding++;
 }
 
-static void arm_queue_timer(pool_t *p);
+static void arm_deadline_timer(pool_t *p);
 
 static void pump(pool_t *p)
 {
     slot_t *slot;
     while (queue_length(&p->queue) > 0 && (slot = pick_slot(p))) {
         job_t *job = queue_entry(queue_pop(&p->queue), job_t, node);
+        if (job->cancelled && job->cancelled(job->arg)) {
+            fail_job(p, job, 499, "client_gone", "the client closed the connection", 0);
+            continue;
+        }
         send_job(p, slot, job);
     }
-    arm_queue_timer(p);
+    arm_deadline_timer(p);
+    refresh_gauges(p);
 }
 
-/* ---- queue deadline ---- */
+/* ---- deadlines ---- */
 
-static uint64_t queue_timeout_ns(const pool_t *p)
+static uint64_t request_timeout_ns(const pool_t *p)
 {
-    return (uint64_t)(p->model.cold_start_timeout_seconds * 1e9);
+    double s = p->model.request_timeout_seconds > 0 ? p->model.request_timeout_seconds
+                                                    : DEFAULT_REQUEST_TIMEOUT;
+    return seconds_to_ns(s);
 }
 
-static void expire_queued(pool_t *p)
-{
-    uint64_t now = uv_hrtime();
-    queue_node_t *node;
-    while ((node = queue_peek(&p->queue))) {
-        job_t *job = queue_entry(node, job_t, node);
-        if (now - job->accepted_ns < queue_timeout_ns(p))
-            break;
-        queue_remove(&p->queue, node);
-        char msg[300];
-        snprintf(msg, sizeof(msg),
-                 "no replica of model '%s' could take the request within "
-                 "cold_start_timeout_seconds (%g s)",
-                 p->model.name, p->model.cold_start_timeout_seconds);
-        fail_job(job, 504, "timeout", msg, 0);
-    }
-}
-
-static void on_queue_deadline(uv_timer_t *timer)
-{
-    pool_t *p = timer->data;
-    expire_queued(p);
-    arm_queue_timer(p);
-}
-
-static void arm_queue_timer(pool_t *p)
+/* Queued requests past their deadline get 504. The queue is in deadline
+ * order except for retried requests at its front, so the scan stops at the
+ * first request that was never retried and is not yet due. */
+static void expire_queued(pool_t *p, uint64_t now)
 {
     queue_node_t *node = queue_peek(&p->queue);
-    if (!node) {
-        uv_timer_stop(&p->queue_timer);
+    while (node && node != &p->queue.head) {
+        queue_node_t *next = node->next;
+        job_t *job = queue_entry(node, job_t, node);
+        if (now >= job->deadline_ns) {
+            queue_remove(&p->queue, node);
+            char msg[300];
+            snprintf(msg, sizeof(msg),
+                     "no replica of model '%s' could take the request within "
+                     "cold_start_timeout_seconds (%g s)",
+                     p->model.name, p->model.cold_start_timeout_seconds);
+            fail_job(p, job, 504, "timeout", msg, 0);
+        } else if (!job->retried) {
+            break;
+        }
+        node = next;
+    }
+}
+
+/* A request running past request_timeout_seconds means a hung worker: it
+ * is killed (its exit answers the other requests it held) and this request
+ * gets 504, not a retry, since the request itself may be what hangs. */
+static void expire_in_flight(pool_t *p, uint64_t now)
+{
+    for (slot_t *s = p->slots; s; s = s->next) {
+        for (job_t *job = s->in_flight; job; job = job->next_in_flight) {
+            if (now - job->sent_ns < request_timeout_ns(p))
+                continue;
+            take_in_flight(s, job->id);
+            char msg[300];
+            snprintf(msg, sizeof(msg),
+                     "replica %u of model '%s' did not answer within request_timeout_seconds "
+                     "(%g s); it was stopped",
+                     replica_id(s->replica), p->model.name, (double)request_timeout_ns(p) / 1e9);
+            fail_job(p, job, 504, "request_timeout", msg, 0);
+            replica_kill(s->replica);
+            break;
+        }
+    }
+}
+
+static uint64_t next_deadline(const pool_t *p)
+{
+    uint64_t next = UINT64_MAX;
+    for (queue_node_t *n = queue_peek(&p->queue); n && n != &p->queue.head; n = n->next) {
+        job_t *job = queue_entry(n, job_t, node);
+        if (job->deadline_ns < next)
+            next = job->deadline_ns;
+        if (!job->retried)
+            break;
+    }
+    for (const slot_t *s = p->slots; s; s = s->next)
+        for (const job_t *job = s->in_flight; job; job = job->next_in_flight)
+            if (job->sent_ns + request_timeout_ns(p) < next)
+                next = job->sent_ns + request_timeout_ns(p);
+    return next;
+}
+
+static void on_deadline(uv_timer_t *timer)
+{
+    pool_t *p = timer->data;
+    uint64_t now = uv_hrtime();
+    expire_queued(p, now);
+    expire_in_flight(p, now);
+    pump(p);
+}
+
+static void arm_deadline_timer(pool_t *p)
+{
+    uint64_t next = next_deadline(p);
+    if (next == UINT64_MAX) {
+        uv_timer_stop(&p->deadline_timer);
         return;
     }
-    job_t *job = queue_entry(node, job_t, node);
-    uint64_t age = uv_hrtime() - job->accepted_ns;
-    uint64_t left_ns = age >= queue_timeout_ns(p) ? 0 : queue_timeout_ns(p) - age;
-    uv_timer_start(&p->queue_timer, on_queue_deadline, left_ns / 1000000 + 1, 0);
+    uint64_t now = uv_hrtime();
+    uint64_t left_ms = next > now ? (next - now) / 1000000 + 1 : 0;
+    uv_timer_start(&p->deadline_timer, on_deadline, left_ms, 0);
 }
 
 /* ---- public ---- */
@@ -488,10 +648,16 @@ pool_t *pool_new(const pool_env_t *env, const model_config_t *model)
     p->params_json = json_dumps(p->model.params, JSON_COMPACT);
     if (!p->params_json)
         p->params_json = xstrdup("{}");
+    p->window = window_new(now_seconds());
+    if (!p->window) {
+        fprintf(stderr, "error inferd: out of memory for the metrics of model '%s'\n", model->name);
+        abort();
+    }
+    p->measured_memory_mb = 0;
     queue_init(&p->queue, (size_t)model->max_queue_length);
-    uv_timer_init(env->loop, &p->queue_timer);
+    uv_timer_init(env->loop, &p->deadline_timer);
     uv_timer_init(env->loop, &p->backoff_timer);
-    p->queue_timer.data = p->backoff_timer.data = p;
+    p->deadline_timer.data = p->backoff_timer.data = p;
     p->open_timers = 2;
     return p;
 }
@@ -502,6 +668,7 @@ static void on_timer_closed(uv_handle_t *handle)
     /* libuv runs close callbacks in no promised order: the last one frees. */
     if (--p->open_timers > 0)
         return;
+    window_free(p->window);
     json_decref(p->model.params);
     free(p->params_json);
     free(p);
@@ -511,13 +678,13 @@ void pool_free(pool_t *p)
 {
     if (!p)
         return;
-    uv_close((uv_handle_t *)&p->queue_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&p->deadline_timer, on_timer_closed);
     uv_close((uv_handle_t *)&p->backoff_timer, on_timer_closed);
 }
 
 int pool_resize(pool_t *p, int n)
 {
-    if (n < 0 || n > CONFIG_REPLICAS_LIMIT || p->stopping)
+    if (n < 0 || n > CONFIG_REPLICAS_LIMIT || p->stopping || p->quiesced)
         return -1;
     if (n != p->desired)
         log_info("pool", "resize model=%s from=%d to=%d", p->model.name, p->desired, n);
@@ -527,47 +694,63 @@ int pool_resize(pool_t *p, int n)
     return 0;
 }
 
-void pool_submit(pool_t *p, const char *payload, size_t len, pool_done_fn done, void *arg)
+void pool_submit(pool_t *p, const char *payload, size_t len, pool_done_fn done,
+                 pool_cancelled_fn cancelled, void *arg)
 {
     job_t *job = xcalloc(1, sizeof(*job));
     job->id = ++p->next_job_id;
     job->payload = xstrndup(payload, len);
     job->len = len;
     job->done = done;
+    job->cancelled = cancelled;
     job->arg = arg;
     job->accepted_ns = uv_hrtime();
+    job->deadline_ns = job->accepted_ns + seconds_to_ns(p->model.cold_start_timeout_seconds);
     job->cold_start = count_slots(p, 0, 1) == 0;
+    window_record_arrival(p->window, (double)job->accepted_ns / 1e9);
 
-    if (p->stopping) {
-        fail_job(job, 503, "shutting_down", "the server is shutting down", 1);
+    if (p->quiesced || p->stopping) {
+        fail_job(p, job, 503, "shutting_down", SHUTTING_DOWN_MESSAGE, 1);
         return;
     }
     if (queue_push(&p->queue, &job->node) < 0) {
         char msg[200];
         snprintf(msg, sizeof(msg), "the queue of model '%s' is full (max_queue_length %d)",
                  p->model.name, p->model.max_queue_length);
-        fail_job(job, 503, "queue_full", msg, 1);
+        fail_job(p, job, 503, "queue_full", msg, 1);
         return;
     }
     p->requests_accepted++;
-    if (p->desired == 0 && p->model.max_replicas > 0) {
-        p->cold_starts++;
-        log_info("pool", "cold start model=%s", p->model.name);
-        p->desired = 1;
+    if (p->desired == 0)
         reconcile(p);
-    }
     pump(p);
 }
 
-void pool_stop(pool_t *p, void (*done)(void *arg), void *arg)
+void pool_quiesce(pool_t *p)
 {
-    p->stopping = true;
-    p->stop_done = done;
-    p->stop_arg = arg;
-    fail_queued(p, 503, "shutting_down", "the server is shutting down");
+    p->quiesced = true;
     uv_timer_stop(&p->backoff_timer);
-    p->desired = 0;
+}
+
+void pool_stop(pool_t *p, bool force, void (*done)(void *arg), void *arg)
+{
+    if (!p->stopping) {
+        p->quiesced = true;
+        p->stopping = true;
+        p->stop_done = done;
+        p->stop_arg = arg;
+        p->desired = 0;
+        uv_timer_stop(&p->backoff_timer);
+        fail_queued(p, 503, "shutting_down", SHUTTING_DOWN_MESSAGE);
+    }
+    if (force) {
+        for (slot_t *s = p->slots; s; s = s->next) {
+            s->state = SLOT_DRAINING;
+            replica_kill(s->replica);
+        }
+    }
     reconcile(p);
+    refresh_gauges(p);
 }
 
 const char *pool_name(const pool_t *p)
@@ -578,6 +761,62 @@ const char *pool_name(const pool_t *p)
 const model_config_t *pool_model(const pool_t *p)
 {
     return &p->model;
+}
+
+const model_window_t *pool_window(const pool_t *p)
+{
+    return p->window;
+}
+
+void pool_get_counts(const pool_t *p, pool_counts_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->desired = p->desired;
+    out->queued = queue_length(&p->queue);
+    for (const slot_t *s = p->slots; s; s = s->next) {
+        out->in_flight += s->outstanding;
+        out->starting += s->state == SLOT_STARTING;
+        out->ready += s->state == SLOT_READY;
+        out->busy += s->state == SLOT_READY && s->outstanding > 0;
+        out->draining += s->state == SLOT_DRAINING;
+    }
+}
+
+size_t pool_replica_pids(const pool_t *p, int *pids, size_t max)
+{
+    size_t n = 0;
+    for (const slot_t *s = p->slots; s && n < max; s = s->next)
+        pids[n++] = replica_pid(s->replica);
+    return n;
+}
+
+double pool_replica_memory_mb(const pool_t *p)
+{
+    return p->measured_memory_mb > 0 ? p->measured_memory_mb : p->model.memory_mb;
+}
+
+void pool_note_replica_sample(pool_t *p, int pid, double cpu_percent, double rss_mb)
+{
+    for (slot_t *s = p->slots; s; s = s->next) {
+        if (replica_pid(s->replica) != pid)
+            continue;
+        s->cpu_percent = cpu_percent;
+        if (s->state == SLOT_READY && rss_mb > p->measured_memory_mb)
+            p->measured_memory_mb = rss_mb;
+    }
+}
+
+double pool_replica_cpu_percent(const pool_t *p)
+{
+    double sum = 0;
+    int n = 0;
+    for (const slot_t *s = p->slots; s; s = s->next) {
+        if (s->state == SLOT_READY && !isnan(s->cpu_percent)) {
+            sum += s->cpu_percent;
+            n++;
+        }
+    }
+    return n ? sum / n : NAN;
 }
 
 static const char *slot_state_name(const slot_t *s, int concurrency)

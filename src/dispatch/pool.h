@@ -10,7 +10,14 @@
  * Every submitted request is answered exactly once through its callback:
  * with the worker's result, or with an error carrying the HTTP status to
  * use (503 queue_full, 504 timeout, 502 replica_crashed, 503
- * model_load_failed, 503 shutting_down, 400/500 from the backend).
+ * model_load_failed, 503 shutting_down, 504 request_timeout, 400/500 from
+ * the backend, 499 client_gone for a request whose client left before a
+ * replica took it).
+ *
+ * The pool measures itself into a model_window_t (metrics/window.h):
+ * arrivals, outcomes, latencies, queue waits, in-flight and queued
+ * requests, ready and busy replicas. An observer hears of cold starts,
+ * replicas becoming ready and replicas ending, for the event history.
  */
 #ifndef INFERD_POOL_H
 #define INFERD_POOL_H
@@ -21,6 +28,8 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "metrics/window.h"
+#include "replica/replica.h"
 
 typedef struct pool pool_t;
 
@@ -39,6 +48,27 @@ typedef struct pool_result {
 
 typedef void (*pool_done_fn)(const pool_result_t *result, void *arg);
 
+/* True when the client behind arg has gone, so the request need not run. */
+typedef bool (*pool_cancelled_fn)(void *arg);
+
+typedef enum {
+    POOL_EVENT_COLD_START,    /* a request found no replica and started one */
+    POOL_EVENT_REPLICA_READY, /* load_time_ms, start_time_ms, memory_mb set */
+    POOL_EVENT_REPLICA_ENDED, /* why and detail set */
+} pool_event_type_t;
+
+typedef struct pool_event {
+    pool_event_type_t type;
+    unsigned replica_id;
+    double load_time_ms;
+    double start_time_ms;
+    double memory_mb;
+    replica_exit_t why;
+    const char *detail;
+} pool_event_t;
+
+typedef void (*pool_observer_fn)(pool_t *p, const pool_event_t *event, void *ctx);
+
 /* What every pool of a server shares. */
 typedef struct pool_env {
     uv_loop_t *loop;
@@ -47,6 +77,8 @@ typedef struct pool_env {
     uint64_t ping_interval_ms; /* health check of idle replicas; 0 = off */
     uint64_t drain_grace_ms;   /* SHUTDOWN -> SIGKILL */
     unsigned *next_replica_id; /* server-wide counter, so ids are unique */
+    pool_observer_fn observer; /* hears of cold starts and replicas; may be NULL */
+    void *observer_ctx;
 } pool_env_t;
 
 /* Creates an empty pool (0 replicas); env must outlive it, model is copied. */
@@ -61,12 +93,20 @@ void pool_free(pool_t *p);
 int pool_resize(pool_t *p, int n);
 
 /* Queues one request. payload is the INFER frame's JSON (copied). done is
- * always called once, possibly before pool_submit returns. */
-void pool_submit(pool_t *p, const char *payload, size_t len, pool_done_fn done, void *arg);
+ * always called once, possibly before pool_submit returns. cancelled may be
+ * NULL. */
+void pool_submit(pool_t *p, const char *payload, size_t len, pool_done_fn done,
+                 pool_cancelled_fn cancelled, void *arg);
 
-/* Answers every queued request with 503 shutting_down, lets in-flight ones
- * finish, shuts every replica down, then calls done(arg). */
-void pool_stop(pool_t *p, void (*done)(void *arg), void *arg);
+/* Shutdown has begun: no new replica starts (no restart, no cold start, no
+ * retry); queued and in-flight requests still run on the replicas there are. */
+void pool_quiesce(pool_t *p);
+
+/* Answers every queued request with 503 shutting_down and shuts every
+ * replica down, then calls done(arg). Without force, in-flight requests
+ * finish first; with force (or on a second call with force), replicas are
+ * killed at once and their requests answered 503 shutting_down. */
+void pool_stop(pool_t *p, bool force, void (*done)(void *arg), void *arg);
 
 const char *pool_name(const pool_t *p);
 const model_config_t *pool_model(const pool_t *p);
@@ -100,7 +140,38 @@ typedef struct pool_info {
     replica_info_t replicas[POOL_INFO_MAX_REPLICAS];
 } pool_info_t;
 
-/* Fills info; the strings stay valid until the pool next changes. */
+/* Fills info; the strings stay valid until the pool next changes. Reads
+ * /proc for each replica's memory. */
 void pool_get_info(const pool_t *p, pool_info_t *info);
+
+typedef struct pool_counts {
+    int starting;
+    int ready; /* ready or busy */
+    int busy;  /* at least one request in flight */
+    int draining;
+    int desired;
+    unsigned in_flight;
+    size_t queued;
+} pool_counts_t;
+
+/* Replica and request counts, without touching /proc. */
+void pool_get_counts(const pool_t *p, pool_counts_t *out);
+
+/* The pool's measurements. */
+const model_window_t *pool_window(const pool_t *p);
+
+/* Process ids of the replicas (any state) into pids; returns how many. */
+size_t pool_replica_pids(const pool_t *p, int *pids, size_t max);
+
+/* Largest resident memory measured for one replica of this model (READY
+ * report or a later sample), or model.memory_mb before any; 0 if unknown. */
+double pool_replica_memory_mb(const pool_t *p);
+
+/* Records a replica's sampled CPU (% of one core) and memory (MiB). */
+void pool_note_replica_sample(pool_t *p, int pid, double cpu_percent, double rss_mb);
+
+/* Mean CPU of the model's ready replicas from the latest samples (% of one
+ * core), or NAN when none was sampled. */
+double pool_replica_cpu_percent(const pool_t *p);
 
 #endif

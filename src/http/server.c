@@ -395,6 +395,10 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     }
     c->unanswered--;
     bool head_only = strcmp(req->method, "HEAD") == 0;
+    /* Once the server stops accepting, every answer closes its connection,
+     * so that clients reconnect to a server that is staying up. */
+    if (c->srv->listener_closed)
+        req->keep_alive = false;
     req->out = response_build(c->srv, status, content_type, body, body_len, extra_headers,
                               req->keep_alive, head_only);
     req->answered = true;

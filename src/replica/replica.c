@@ -3,8 +3,11 @@
  * One struct per worker embeds its three libuv handles: the process, the
  * socketpair end, and one timer whose meaning follows the phase (load
  * deadline while starting, liveness probe while ready, kill deadline while
- * stopping). Everything that can end a worker funnels into the process exit
- * callback, which decides why it ended, reports it once, and closes the
+ * stopping). Frames sent during one loop iteration are written together at
+ * the start of the next (an idle handle, which also keeps the loop from
+ * blocking while frames wait), so a burst of requests costs the worker one
+ * wake-up, not one per request. Everything that can end a worker funnels
+ * into the process exit callback, which decides why it ended, reports it once, and closes the
  * handles; the struct is freed when the last handle has closed.
  */
 #include "replica/replica.h"
@@ -15,11 +18,13 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define REPLICA_HANDLES 3
+#define REPLICA_HANDLES 4
+#define EXIT_GRACE_MS   200
 
 typedef enum { PHASE_STARTING, PHASE_READY, PHASE_STOPPING, PHASE_EXITED } phase_t;
 
@@ -28,7 +33,9 @@ struct replica {
     uv_process_t process;
     uv_pipe_t pipe;
     uv_timer_t timer;
+    uv_idle_t flusher; /* writes the frames queued since the last loop iteration */
     int open_handles;
+    buf_t pending; /* frames not yet handed to the socket */
 
     replica_callbacks_t cb;
     void *ctx;
@@ -49,6 +56,10 @@ struct replica {
     uint64_t ping_seq;
     int ping_pending;
 
+    int exited;   /* the process has exited */
+    int pipe_eof; /* the worker's end of the socket is closed */
+    int64_t exit_status;
+    int exit_signal;
     int killed_by_us;
     replica_exit_t kill_reason;
     char kill_detail[160];
@@ -77,6 +88,7 @@ static void on_handle_closed(uv_handle_t *handle)
     replica_t *r = handle->data;
     if (--r->open_handles == 0) {
         ipc_decoder_free(r->decoder);
+        buf_free(&r->pending);
         free(r);
     }
 }
@@ -84,7 +96,7 @@ static void on_handle_closed(uv_handle_t *handle)
 static void close_handles(replica_t *r)
 {
     uv_handle_t *handles[REPLICA_HANDLES] = {(uv_handle_t *)&r->process, (uv_handle_t *)&r->pipe,
-                                             (uv_handle_t *)&r->timer};
+                                             (uv_handle_t *)&r->timer, (uv_handle_t *)&r->flusher};
     for (int i = 0; i < REPLICA_HANDLES; i++) {
         if (!uv_is_closing(handles[i]))
             uv_close(handles[i], on_handle_closed);
@@ -93,7 +105,7 @@ static void close_handles(replica_t *r)
 
 static void kill_with_reason(replica_t *r, replica_exit_t why, const char *detail)
 {
-    if (r->phase == PHASE_EXITED || r->killed_by_us)
+    if (r->phase == PHASE_EXITED || r->killed_by_us || r->exited)
         return;
     r->killed_by_us = 1;
     r->kill_reason = why;
@@ -117,6 +129,14 @@ static void describe_status(char *out, size_t outlen, int64_t status, int term_s
 static replica_exit_t classify_exit(replica_t *r, int64_t status, int term_signal, char *detail,
                                     size_t detail_len)
 {
+    bool requested = r->killed_by_us && r->kill_reason == REPLICA_EXIT_CLEAN;
+    if (r->phase == PHASE_STARTING && r->killed_by_us && !requested &&
+        r->kill_reason != REPLICA_EXIT_LOAD_TIMEOUT) {
+        /* Any end while loading that the gateway did not ask for is a
+         * failed load, whatever killed it. */
+        snprintf(detail, detail_len, "%s while loading", r->kill_detail);
+        return REPLICA_EXIT_LOAD_FAILED;
+    }
     if (r->killed_by_us) {
         snprintf(detail, detail_len, "%s", r->kill_detail);
         return r->kill_reason;
@@ -138,9 +158,36 @@ static replica_exit_t classify_exit(replica_t *r, int64_t status, int term_signa
     return REPLICA_EXIT_CRASHED;
 }
 
+/* Reports the end once the process has exited and its last frames have
+ * been read (end of stream), or a short grace after the exit: a worker
+ * that wrote ERROR and then exited must not lose the ERROR to the race
+ * between SIGCHLD and the socket. */
+static void report_exit(replica_t *r);
+
+static void on_exit_grace(uv_timer_t *timer)
+{
+    report_exit(timer->data);
+}
+
 static void on_process_exit(uv_process_t *process, int64_t status, int term_signal)
 {
     replica_t *r = process->data;
+    r->exit_status = status;
+    r->exit_signal = term_signal;
+    r->exited = 1;
+    if (r->pipe_eof) {
+        report_exit(r);
+        return;
+    }
+    uv_timer_start(&r->timer, on_exit_grace, EXIT_GRACE_MS, 0);
+}
+
+static void report_exit(replica_t *r)
+{
+    if (r->phase == PHASE_EXITED)
+        return;
+    int64_t status = r->exit_status;
+    int term_signal = r->exit_signal;
     char detail[600];
     replica_exit_t why = classify_exit(r, status, term_signal, detail, sizeof(detail));
     r->phase = PHASE_EXITED;
@@ -164,22 +211,42 @@ static void on_write_done(uv_write_t *req, int status)
     free(w);
 }
 
+/* Writes everything queued: as much as the socket takes at once without a
+ * callback, the rest through uv_write (which keeps order behind it). */
+static void on_flush(uv_idle_t *idle)
+{
+    replica_t *r = idle->data;
+    uv_idle_stop(idle);
+    if (r->pending.len == 0 || r->phase == PHASE_EXITED)
+        return;
+    uv_buf_t buf = uv_buf_init(r->pending.data, (unsigned)r->pending.len);
+    int n = uv_try_write((uv_stream_t *)&r->pipe, &buf, 1);
+    size_t done = n > 0 ? (size_t)n : 0;
+    if (n < 0 && n != UV_EAGAIN) {
+        kill_with_reason(r, REPLICA_EXIT_CRASHED, "could not write to the worker");
+        buf_reset(&r->pending);
+        return;
+    }
+    if (done < r->pending.len) {
+        size_t rest = r->pending.len - done;
+        write_req_t *w = xmalloc(sizeof(*w) + rest);
+        memcpy(w->data, r->pending.data + done, rest);
+        w->len = rest;
+        uv_buf_t wbuf = uv_buf_init(w->data, (unsigned)rest);
+        if (uv_write(&w->req, (uv_stream_t *)&r->pipe, &wbuf, 1, on_write_done) < 0) {
+            free(w);
+            kill_with_reason(r, REPLICA_EXIT_CRASHED, "could not write to the worker");
+        }
+    }
+    buf_reset(&r->pending);
+}
+
 static int send_frame(replica_t *r, uint8_t type, uint64_t id, const void *payload, size_t len)
 {
-    if (r->phase == PHASE_EXITED)
+    if (r->phase == PHASE_EXITED || ipc_frame_append(&r->pending, type, id, payload, len) < 0)
         return -1;
-    write_req_t *w = xmalloc(sizeof(*w) + IPC_HEADER_SIZE + len);
-    ipc_header_t h = {.type = type, .length = (uint32_t)len, .request_id = id};
-    ipc_header_encode(&h, (uint8_t *)w->data);
-    if (len)
-        memcpy(w->data + IPC_HEADER_SIZE, payload, len);
-    w->len = IPC_HEADER_SIZE + len;
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
-    if (uv_write(&w->req, (uv_stream_t *)&r->pipe, &buf, 1, on_write_done) < 0) {
-        free(w);
-        kill_with_reason(r, REPLICA_EXIT_CRASHED, "could not write to the worker");
-        return -1;
-    }
+    if (!uv_is_active((uv_handle_t *)&r->flusher))
+        uv_idle_start(&r->flusher, on_flush);
     return 0;
 }
 
@@ -353,9 +420,12 @@ static void on_pipe_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
         drain_frames(r);
     } else if (nread < 0) {
         /* The worker closed its end: it is exiting or broken. Make sure
-         * the process is gone so the exit callback settles the story. */
+         * the process is gone so the exit settles the story. */
         uv_read_stop(stream);
-        if (r->phase != PHASE_STOPPING && r->phase != PHASE_EXITED)
+        r->pipe_eof = 1;
+        if (r->exited)
+            report_exit(r);
+        else if (r->phase != PHASE_STOPPING && r->phase != PHASE_EXITED)
             uv_process_kill(&r->process, SIGKILL);
     }
     free(buf->base);
@@ -367,7 +437,8 @@ static void init_handles(replica_t *r)
 {
     uv_pipe_init(r->loop, &r->pipe, 0);
     uv_timer_init(r->loop, &r->timer);
-    r->pipe.data = r->timer.data = r->process.data = r;
+    uv_idle_init(r->loop, &r->flusher);
+    r->pipe.data = r->timer.data = r->process.data = r->flusher.data = r;
     r->open_handles = REPLICA_HANDLES;
 }
 
@@ -415,6 +486,9 @@ replica_t *replica_spawn(uv_loop_t *loop, const replica_spec_t *spec, const repl
         .exit_cb = on_process_exit,
         .stdio_count = 4,
         .stdio = stdio,
+        /* Its own session: a Ctrl-C meant for the gateway must not reach
+         * the workers, whose shutdown the gateway runs itself. */
+        .flags = UV_PROCESS_DETACHED,
     };
     r->spawn_ns = uv_hrtime();
     int rc = uv_spawn(loop, &r->process, &opts);

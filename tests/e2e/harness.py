@@ -42,6 +42,11 @@ FAST_SERVER = {
     "health_check_interval_ms": 1000,
 }
 
+# The serving-core tests size pools by hand: the autoscaler stays off and
+# models start at zero replicas unless they say otherwise. Autoscaler tests
+# pass their own section.
+MANUAL_AUTOSCALER = {"enabled": False, "replicas": {"default_replicas": 0}}
+
 # Handy model entries.
 EXAMPLE = {"name": "example", "backend": "example", "params": {}, "min_replicas": 1}
 
@@ -262,14 +267,16 @@ def http_request(method, path, body=None, headers=None, content_type="applicatio
 class Server:
     """One running `inferd serve`."""
 
-    def __init__(self, models=None, server=None, extra_args=(), config=True):
+    def __init__(self, models=None, server=None, extra_args=(), config=True, autoscaler=None):
         self.dir = tempfile.mkdtemp(prefix="inferd-test-")
         self.log_path = os.path.join(self.dir, "server.log")
         args = [BINARY, "serve", "--data-dir", os.path.join(self.dir, "data"),
                 "--log-level", "debug"]
         self.config_path = None
         if config:
-            doc = {"server": dict(FAST_SERVER, **(server or {})), "models": models or []}
+            doc = {"server": dict(FAST_SERVER, **(server or {})),
+                   "autoscaler": MANUAL_AUTOSCALER if autoscaler is None else autoscaler,
+                   "models": models or []}
             self.config_path = os.path.join(self.dir, "config.json")
             with open(self.config_path, "w") as f:
                 json.dump(doc, f)

@@ -1,0 +1,223 @@
+/* policy.c - the reactive scaling decision (see policy.h for the rules).
+ *
+ * The decision is built in steps, each a small function that may raise
+ * the desired count and name its trigger: concurrency, panic, thresholds;
+ * then the shrink gate (hold until the idle window passed) and the zero
+ * gate; then the bounds. Triggers are fixed strings so that events can be
+ * counted by them.
+ */
+#include "autoscaler/policy.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct step {
+    int desired;
+    const char *trigger;
+    char reason[240];
+} step_t;
+
+void policy_state_init(policy_state_t *state)
+{
+    state->panic_until = 0;
+    state->below_since = -1;
+}
+
+static int replicas_for(double concurrency, double target)
+{
+    if (!(concurrency > 0) || !(target > 0))
+        return 0;
+    /* A hair below the integer counts as that integer: 2.0000000001 is 2. */
+    return (int)ceil(concurrency / target - 1e-9);
+}
+
+static bool has_work(const policy_input_t *in)
+{
+    return in->concurrency_stable > 0 || in->concurrency_panic > 0 || in->queue_length > 0;
+}
+
+static double seconds_since(double now, double when, double started_at)
+{
+    return now - (when > started_at ? when : started_at);
+}
+
+/* ---- growth ---- */
+
+static void raise_to(step_t *s, int desired, const char *trigger, const char *reason)
+{
+    if (desired <= s->desired)
+        return;
+    s->desired = desired;
+    s->trigger = trigger;
+    snprintf(s->reason, sizeof(s->reason), "%s", reason);
+}
+
+static bool update_panic(const policy_input_t *in, const autoscaler_config_t *cfg,
+                         policy_state_t *state)
+{
+    double capacity = in->current_replicas * in->target_concurrency;
+    if (in->current_replicas > 0 && in->concurrency_panic >= cfg->reactive.panic_threshold * capacity)
+        state->panic_until = in->now + cfg->reactive.stable_window_seconds;
+    else if (state->panic_until > 0 && in->now >= state->panic_until)
+        state->panic_until = 0;
+    return state->panic_until > 0;
+}
+
+typedef struct threshold_check {
+    const char *trigger;
+    double value;
+    double limit;
+    const char *what;
+} threshold_check_t;
+
+/* The spec's thresholds: any one exceeded while the model has work adds a
+ * replica. Without work a high reading is somebody else's load. */
+static void apply_thresholds(const policy_input_t *in, const autoscaler_config_t *cfg, step_t *s)
+{
+    const threshold_check_t checks[] = {
+        {"queue_length", in->queue_length, cfg->thresholds.queue_length_threshold, "queue length"},
+        {"response_time", in->p95_ms, cfg->thresholds.response_time_threshold_ms,
+         "p95 response time (ms)"},
+        {"high_cpu_usage", in->replica_cpu_percent, cfg->thresholds.cpu_threshold,
+         "replica CPU (%)"},
+        {"high_memory_usage", in->memory_percent, cfg->thresholds.memory_threshold,
+         "memory in use (%)"},
+        {"high_gpu_usage", in->gpu_percent, cfg->thresholds.gpu_threshold, "GPU utilisation (%)"},
+    };
+    if (!has_work(in) || in->current_replicas == 0)
+        return;
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        const threshold_check_t *c = &checks[i];
+        if (!(c->value > c->limit)) /* NAN never fires */
+            continue;
+        char reason[240];
+        snprintf(reason, sizeof(reason), "%s %.1f above the threshold %.1f", c->what, c->value,
+                 c->limit);
+        raise_to(s, in->current_replicas + 1, c->trigger, reason);
+        return;
+    }
+}
+
+/* ---- shrinking ---- */
+
+static bool below_scale_down(const policy_input_t *in, const autoscaler_config_t *cfg, int want)
+{
+    bool cpu_low = isnan(in->replica_cpu_percent) ||
+                   in->replica_cpu_percent < cfg->scale_down_threshold.cpu_percent;
+    bool memory_low =
+        isnan(in->memory_percent) || in->memory_percent < cfg->scale_down_threshold.memory_percent;
+    return want < in->current_replicas && cpu_low && memory_low;
+}
+
+static bool idle_enough_for_zero(const policy_input_t *in, const autoscaler_config_t *cfg)
+{
+    if (!cfg->zero_scaling_enabled || !cfg->model_management.auto_unload_unused_models ||
+        in->floor_replicas > 0 || has_work(in))
+        return false;
+    double quiet = seconds_since(in->now, in->last_arrival, in->started_at);
+    double idle = seconds_since(in->now, in->last_busy, in->started_at);
+    return quiet >= cfg->zero_scale_threshold.no_requests_minutes * 60.0 &&
+           idle >= cfg->zero_scale_threshold.idle_time_minutes * 60.0;
+}
+
+/* Shrinking waits until the load stayed low for the idle window; before
+ * that the count holds. Down to one replica at most: zero is the zero
+ * gate's decision. */
+static void gate_shrink(const policy_input_t *in, const autoscaler_config_t *cfg,
+                        policy_state_t *state, step_t *s)
+{
+    if (s->desired >= in->current_replicas) {
+        state->below_since = -1;
+        return;
+    }
+    if (idle_enough_for_zero(in, cfg)) {
+        s->desired = 0;
+        s->trigger = "idle_timeout";
+        snprintf(s->reason, sizeof(s->reason),
+                 "no request for %.0f s and no work for %.0f s",
+                 seconds_since(in->now, in->last_arrival, in->started_at),
+                 seconds_since(in->now, in->last_busy, in->started_at));
+        return;
+    }
+    int keep = s->desired > 1 ? s->desired : 1;
+    if (keep >= in->current_replicas || !below_scale_down(in, cfg, keep)) {
+        state->below_since = -1;
+        s->desired = in->current_replicas;
+        s->trigger = "none";
+        snprintf(s->reason, sizeof(s->reason), "load does not allow fewer than %d replicas",
+                 in->current_replicas);
+        return;
+    }
+    if (state->below_since < 0)
+        state->below_since = in->now;
+    double window = cfg->scale_down_threshold.idle_time_minutes * 60.0;
+    double below_for = in->now - state->below_since;
+    if (below_for < window) {
+        s->desired = in->current_replicas;
+        s->trigger = "none";
+        snprintf(s->reason, sizeof(s->reason),
+                 "load below the scale-down thresholds for %.0f of %.0f s", below_for, window);
+        return;
+    }
+    s->desired = keep;
+    s->trigger = "low_utilization";
+    snprintf(s->reason, sizeof(s->reason),
+             "load below the scale-down thresholds for %.0f s (%.2f concurrent requests)",
+             below_for, in->concurrency_stable);
+}
+
+static void apply_bounds(const policy_input_t *in, step_t *s)
+{
+    if (s->desired > in->max_replicas) {
+        size_t n = strnlen(s->reason, sizeof(s->reason));
+        snprintf(s->reason + n, sizeof(s->reason) - n, "; capped at max_replicas %d",
+                 in->max_replicas);
+        s->desired = in->max_replicas;
+    }
+    if (s->desired < in->floor_replicas) {
+        s->desired = in->floor_replicas;
+        s->trigger = "min_replicas";
+        snprintf(s->reason, sizeof(s->reason), "kept at the floor of %d replicas",
+                 in->floor_replicas);
+    }
+}
+
+void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, policy_state_t *state,
+                   policy_decision_t *out)
+{
+    step_t s = {.desired = 0, .trigger = "none", .reason = "no load"};
+    int want_stable = replicas_for(in->concurrency_stable, in->target_concurrency);
+    int want_panic = replicas_for(in->concurrency_panic, in->target_concurrency);
+    char reason[240];
+
+    snprintf(reason, sizeof(reason), "%.2f concurrent requests over the stable window / %.2f per replica",
+             in->concurrency_stable, in->target_concurrency);
+    raise_to(&s, want_stable, "concurrency", reason);
+    if (in->current_replicas == 0 && in->queue_length > 0)
+        raise_to(&s, 1, "concurrency", "requests are waiting and no replica runs");
+
+    bool panicking = update_panic(in, cfg, state);
+    if (panicking) {
+        int hold = want_panic > in->current_replicas ? want_panic : in->current_replicas;
+        snprintf(reason, sizeof(reason),
+                 "panic: %.2f concurrent requests over the panic window against a capacity of %.2f",
+                 in->concurrency_panic, in->current_replicas * in->target_concurrency);
+        if (hold > s.desired || want_panic > want_stable) {
+            s.desired = hold > s.desired ? hold : s.desired;
+            s.trigger = "panic";
+            snprintf(s.reason, sizeof(s.reason), "%s", reason);
+        }
+    }
+    apply_thresholds(in, cfg, &s);
+    if (!panicking && in->current_replicas > 0)
+        gate_shrink(in, cfg, state, &s);
+    else
+        state->below_since = -1;
+    apply_bounds(in, &s);
+
+    out->desired = s.desired;
+    out->trigger = s.trigger;
+    out->panicking = panicking;
+    snprintf(out->reason, sizeof(out->reason), "%s", s.reason);
+}

@@ -1,0 +1,69 @@
+/* policy.h - how many replicas a model should have, as a pure function.
+ *
+ * In: one model's metric snapshot and state, the autoscaler configuration,
+ * and the time. Out: the desired replica count, the trigger that decided
+ * it and a sentence saying why. No I/O, no clock, no globals: the same
+ * function runs in the server's controller and in the simulator, and is
+ * tested by tables.
+ *
+ * The `reactive` strategy (Knative's KPA idea plus the spec's thresholds):
+ *   desired = ceil(mean concurrency over the stable window / target per replica)
+ *   panic:   when concurrency over the panic window reaches panic_threshold x
+ *            the current capacity, size for the panic window and never shrink
+ *            until the load has stayed below that for one stable window;
+ *   thresholds: replica CPU, machine memory, GPU, queue length and p95
+ *            response time each add one replica above the current count
+ *            while the model has work;
+ *   shrink:  only after the load stayed under the scale-down thresholds
+ *            for scale_down_threshold.idle_time_minutes;
+ *   zero:    only with zero-scaling on, auto-unload on, the model not
+ *            pinned (floor 0), no request for no_requests_minutes and no
+ *            work for idle_time_minutes.
+ * Cooldowns, bounds on concurrent loads and memory admission are the
+ * controller's job, not the policy's.
+ */
+#ifndef INFERD_POLICY_H
+#define INFERD_POLICY_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+
+typedef struct policy_input {
+    double now;               /* seconds, monotonic */
+    double started_at;        /* when the model began to be watched (idle time counts from here) */
+    int current_replicas;     /* starting + ready (draining ones excluded) */
+    int floor_replicas;       /* min_replicas, at least 1 when pinned */
+    int max_replicas;
+    double target_concurrency; /* requests per replica the pool is sized for */
+    double concurrency_stable; /* mean of (in flight + queued) over the stable window */
+    double concurrency_panic;  /* the same over the panic window */
+    double replica_cpu_percent; /* mean CPU of the model's replicas, % of one core; NAN unknown */
+    double memory_percent;      /* machine memory in use; NAN unknown */
+    double gpu_percent;         /* NAN without a GPU */
+    double queue_length;        /* requests waiting now */
+    double p95_ms;              /* over the stable window; NAN without requests */
+    double last_arrival;        /* time of the latest request; < 0 none */
+    double last_busy;           /* last time the model had work; < 0 never */
+} policy_input_t;
+
+/* What the policy remembers between decisions, per model; the caller keeps
+ * it and passes it back. */
+typedef struct policy_state {
+    double panic_until; /* panic mode lasts until this time; 0 = not panicking */
+    double below_since; /* load under the scale-down thresholds since; < 0 = it is not */
+} policy_state_t;
+
+typedef struct policy_decision {
+    int desired;
+    const char *trigger; /* static: "concurrency", "panic", "high_cpu_usage", ... */
+    char reason[240];
+    bool panicking;
+} policy_decision_t;
+
+void policy_state_init(policy_state_t *state);
+
+void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, policy_state_t *state,
+                   policy_decision_t *out);
+
+#endif

@@ -1,0 +1,705 @@
+/* test_window.c - one model's hour of measurements.
+ *
+ * Each table row is a situation: a window created at some time, a script of
+ * calls (arrivals, finishes, gauge changes) with their times, and what a
+ * query at a later time must answer. Gauge integrals are worked out by hand
+ * in the rows; the randomised tests compare against a brute-force integral
+ * of the same step function and a brute-force count of the same events.
+ */
+#include <criterion/criterion.h>
+
+#include "metrics/window.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a tiny script language for the tables ---- */
+
+typedef enum { END = 0, ARRIVE, FINISH, LOAD, REPLICAS } op_t;
+
+typedef struct step {
+    op_t op;
+    double t;
+    double a, b, c; /* FINISH: outcome, latency, queue wait; LOAD: in flight, queued;
+                       REPLICAS: ready, busy */
+} step_t;
+
+#define ARR(t)                                                                                     \
+    {                                                                                              \
+        ARRIVE, (t), 0, 0, 0                                                                       \
+    }
+#define FIN(t, o, lat, q)                                                                          \
+    {                                                                                              \
+        FINISH, (t), (o), (lat), (q)                                                               \
+    }
+#define LD(t, f, q)                                                                                \
+    {                                                                                              \
+        LOAD, (t), (f), (q), 0                                                                     \
+    }
+#define RP(t, r, b)                                                                                \
+    {                                                                                              \
+        REPLICAS, (t), (r), (b), 0                                                                 \
+    }
+
+static void run(model_window_t *w, const step_t *steps)
+{
+    for (; steps->op != END; steps++) {
+        switch (steps->op) {
+        case ARRIVE:
+            window_record_arrival(w, steps->t);
+            break;
+        case FINISH:
+            window_record_finish(w, steps->t, (request_outcome_t)steps->a, steps->b, steps->c);
+            break;
+        case LOAD:
+            window_set_load(w, steps->t, (unsigned)steps->a, (unsigned)steps->b);
+            break;
+        case REPLICAS:
+            window_set_replicas(w, steps->t, (unsigned)steps->a, (unsigned)steps->b);
+            break;
+        case END:
+            break;
+        }
+    }
+}
+
+static bool near(double got, double want)
+{
+    return fabs(got - want) <= 1e-6 * (fabs(want) > 1 ? fabs(want) : 1);
+}
+
+static void expect_totals(const char *name, const window_totals_t *got, const window_totals_t *want)
+{
+#define INT_FIELD(f)                                                                               \
+    cr_expect_eq(got->f, want->f, "%s: " #f " = %llu, want %llu", name,                            \
+                 (unsigned long long)got->f, (unsigned long long)want->f)
+#define DBL_FIELD(f)                                                                               \
+    cr_expect(near(got->f, want->f), "%s: " #f " = %.9g, want %.9g", name, got->f, want->f)
+    DBL_FIELD(seconds);
+    INT_FIELD(arrivals);
+    INT_FIELD(finished);
+    INT_FIELD(successes);
+    INT_FIELD(client_errors);
+    INT_FIELD(server_errors);
+    INT_FIELD(drops);
+    INT_FIELD(timeouts);
+    DBL_FIELD(latency_sum_ms);
+    INT_FIELD(latency_count);
+    DBL_FIELD(queue_wait_sum_ms);
+    INT_FIELD(queue_wait_count);
+    DBL_FIELD(concurrency_seconds);
+    DBL_FIELD(queued_seconds);
+    DBL_FIELD(ready_replica_seconds);
+    DBL_FIELD(busy_replica_seconds);
+#undef INT_FIELD
+#undef DBL_FIELD
+}
+
+/* ---- totals ---- */
+
+typedef struct totals_case {
+    const char *name;
+    double created;
+    step_t steps[8];
+    double now, seconds;
+    window_totals_t want;
+} totals_case_t;
+
+static const totals_case_t totals_cases[] = {
+    /* start-up and the covered span */
+    {"nothing recorded", 100, {{END}}, 160, 60, {.seconds = 60}},
+    {"at creation nothing is covered yet", 100, {{END}}, 100, 60, {.seconds = 0}},
+    {"near start-up the span is what has passed", 100.25, {{END}}, 130.75, 60, {.seconds = 30.5}},
+    {"more than an hour asked is an hour", 0, {{END}}, 9000, 7200, {.seconds = 3600}},
+    {"no span asked, nothing answered", 0, {ARR(5), {END}}, 9, 0, {.seconds = 0}},
+
+    /* counters: the seconds whose start lies in (now - seconds, now] */
+    {"counts the last 10 whole seconds, current one included",
+     0,
+     {ARR(100.5), ARR(101.2), ARR(150.9), ARR(159.99), {END}},
+     160.5,
+     10,
+     {.seconds = 10, .arrivals = 1}},
+    {"the second the span's start cuts is not counted",
+     0,
+     {ARR(100.5), ARR(101.2), ARR(150.9), ARR(159.99), {END}},
+     160.5,
+     60,
+     {.seconds = 60, .arrivals = 3}},
+    {"an hour counts everything since start",
+     0,
+     {ARR(100.5), ARR(101.2), ARR(150.9), ARR(159.99), {END}},
+     160.5,
+     3600,
+     {.seconds = 160.5, .arrivals = 4}},
+    {"an event at the query time counts",
+     0,
+     {ARR(42), {END}},
+     42,
+     1,
+     {.seconds = 1, .arrivals = 1}},
+    {"outcomes, latencies and waits",
+     0,
+     {FIN(10.1, OUTCOME_SUCCESS, 10, 2),
+      FIN(10.2, OUTCOME_CLIENT_ERROR, 5, 0),
+      FIN(10.3, OUTCOME_SERVER_ERROR, 100, -1),
+      FIN(10.4, OUTCOME_DROPPED, 0.5, -1),
+      FIN(10.5, OUTCOME_TIMEOUT, 30000, -1),
+      {END}},
+     11,
+     60,
+     {.seconds = 11,
+      .finished = 5,
+      .successes = 1,
+      .client_errors = 1,
+      .server_errors = 1,
+      .drops = 1,
+      .timeouts = 1,
+      .latency_sum_ms = 30115,
+      .latency_count = 4,
+      .queue_wait_sum_ms = 2,
+      .queue_wait_count = 2}},
+    {"negative or NaN latency and wait are not measurements",
+     0,
+     {FIN(10, OUTCOME_SUCCESS, -1, NAN), FIN(10, OUTCOME_SUCCESS, NAN, -3), {END}},
+     11,
+     60,
+     {.seconds = 11, .finished = 2, .successes = 2}},
+
+    /* gauges: exact integrals of piecewise-constant values */
+    {"concurrency 2 for 1.5 s then 4 for 0.5 s: average 2.5",
+     100,
+     {LD(100, 2, 0), LD(101.5, 4, 0), {END}},
+     102,
+     2,
+     {.seconds = 2, .concurrency_seconds = 5}},
+    {"the same shifted to fractional times",
+     100,
+     {LD(100.3, 2, 0), LD(101.8, 4, 0), {END}},
+     102.3,
+     2,
+     {.seconds = 2, .concurrency_seconds = 5}},
+    {"queued counts in concurrency too",
+     0,
+     {LD(10, 1, 3), {END}},
+     12,
+     2,
+     {.seconds = 2, .concurrency_seconds = 8, .queued_seconds = 6}},
+    {"span starting mid-second in a constant stretch",
+     0,
+     {LD(10, 3, 1), {END}},
+     15.7,
+     2.2,
+     {.seconds = 2.2, .concurrency_seconds = 8.8, .queued_seconds = 2.2}},
+    {"span cut before the only change of its second",
+     0,
+     {LD(100.2, 2, 0), LD(103.4, 6, 0), LD(105, 0, 0), {END}},
+     105,
+     1.8,
+     {.seconds = 1.8, .concurrency_seconds = 0.4 + 9.6}},
+    {"span cut after the only change of its second",
+     0,
+     {LD(100.2, 2, 0), LD(103.4, 6, 0), LD(105, 0, 0), {END}},
+     105,
+     1.5,
+     {.seconds = 1.5, .concurrency_seconds = 9}},
+    {"span cut exactly at a change",
+     0,
+     {LD(100.25, 2, 0), LD(103.75, 6, 0), LD(105, 0, 0), {END}},
+     105.5,
+     1.75,
+     {.seconds = 1.75, .concurrency_seconds = 6 * 1.25}},
+    {"span cut after the latest change, in its second",
+     0,
+     {LD(100.2, 2, 0), LD(103.4, 6, 0), {END}},
+     104,
+     0.4,
+     {.seconds = 0.4, .concurrency_seconds = 2.4}},
+    {"span ending mid-second after a change",
+     0,
+     {LD(10.25, 4, 0), LD(12.75, 1, 0), {END}},
+     13.5,
+     5,
+     {.seconds = 5, .concurrency_seconds = 4 * 2.5 + 0.75}},
+    {"a span shorter than a second, inside one",
+     0,
+     {LD(10, 2, 0), ARR(10.5), {END}},
+     10.8,
+     0.5,
+     {.seconds = 0.5, .concurrency_seconds = 1}},
+    {"several changes inside one second, span covering it",
+     0,
+     {LD(10.1, 1, 0), LD(10.2, 5, 1), LD(10.6, 0, 0), LD(10.9, 3, 3), {END}},
+     12,
+     3,
+     {.seconds = 3, .concurrency_seconds = 0.1 + 6 * 0.4 + 6 * 1.1, .queued_seconds = 0.4 + 3.3}},
+    {"replicas: ready includes busy",
+     0,
+     {RP(10, 3, 1), RP(20, 3, 2), {END}},
+     30,
+     30,
+     {.seconds = 30, .ready_replica_seconds = 60, .busy_replica_seconds = 30}},
+    {"a value held through a long quiet gap",
+     0,
+     {RP(100, 2, 1), {END}},
+     100000,
+     3600,
+     {.seconds = 3600, .ready_replica_seconds = 7200, .busy_replica_seconds = 3600}},
+    {"a change after a long quiet gap",
+     0,
+     {RP(100, 2, 1), RP(50000.5, 3, 0), {END}},
+     50001,
+     10,
+     {.seconds = 10, .ready_replica_seconds = 2 * 9.5 + 3 * 0.5, .busy_replica_seconds = 9.5}},
+    {"a change after a gap longer than the window",
+     0,
+     {LD(100, 5, 0), LD(8000.5, 1, 0), {END}},
+     8001,
+     3600,
+     {.seconds = 3600, .concurrency_seconds = 5 * 3599.5 + 0.5}},
+    {"a full hour starting mid-second keeps its first partial second",
+     0,
+     {LD(0.5, 1, 0), LD(1400.25, 2, 0), {END}},
+     5000.25,
+     3600,
+     {.seconds = 3600, .concurrency_seconds = 7200}},
+    {"the cut second of a full hour, with one change in it",
+     0,
+     {LD(1400.5, 4, 0), LD(1400.75, 2, 0), ARR(5000.1), {END}},
+     5000.6,
+     3600,
+     {.seconds = 3600, .arrivals = 1, .concurrency_seconds = 4 * 0.15 + 2 * 3599.85}},
+
+    /* wrap-around: old data is gone, recycled buckets show only new data */
+    {"an hour later the old second is gone",
+     0,
+     {ARR(100.5), FIN(100.6, OUTCOME_SUCCESS, 5, 1), {END}},
+     3701.2,
+     3600,
+     {.seconds = 3600}},
+    {"a recycled bucket holds only its new second",
+     0,
+     {ARR(100.5), ARR(3701.5), {END}},
+     3701.9,
+     3600,
+     {.seconds = 3600, .arrivals = 1}},
+    {"the oldest whole second of the hour is still there",
+     0,
+     {ARR(102.5), ARR(3701.5), {END}},
+     3701.9,
+     3600,
+     {.seconds = 3600, .arrivals = 2}},
+    {"hours later nothing is left, gauges included",
+     0,
+     {LD(10, 5, 2), ARR(10), RP(10, 1, 1), LD(20, 0, 0), RP(20, 0, 0), {END}},
+     10000,
+     3600,
+     {.seconds = 3600}},
+    {"a time going backwards is read as the latest",
+     0,
+     {ARR(100), ARR(50), LD(101, 1, 0), LD(60, 0, 0), {END}},
+     102,
+     3,
+     {.seconds = 3, .arrivals = 2, .concurrency_seconds = 0}},
+};
+
+Test(window, totals_table)
+{
+    for (size_t r = 0; r < sizeof(totals_cases) / sizeof(totals_cases[0]); r++) {
+        const totals_case_t *c = &totals_cases[r];
+        model_window_t *w = window_new(c->created);
+        cr_assert_not_null(w);
+        run(w, c->steps);
+        window_totals_t got;
+        window_totals(w, c->now, c->seconds, &got);
+        expect_totals(c->name, &got, &c->want);
+        window_free(w);
+    }
+}
+
+Test(window, queries_do_not_change_the_window)
+{
+    model_window_t *w = window_new(0);
+    static const step_t steps[] = {LD(1.5, 3, 1), RP(2.25, 2, 1), ARR(3), {END}};
+    run(w, steps);
+    window_totals_t a, b, c;
+    window_totals(w, 10, 60, &a);
+    window_totals(w, 10, 60, &b);
+    expect_totals("repeating a query answers the same", &b, &a);
+    window_totals(w, 20, 60, &c);
+    cr_expect(near(c.concurrency_seconds, a.concurrency_seconds + 40), "later: %g",
+              c.concurrency_seconds);
+    window_free(w);
+}
+
+/* ---- last arrival, last busy ---- */
+
+Test(window, last_arrival_and_last_busy)
+{
+    static const struct {
+        const char *name;
+        step_t steps[8];
+        double now;
+        double last_arrival; /* negative: none */
+        double last_busy;    /* negative: never */
+    } rows[] = {
+        {"nothing yet", {{END}}, 50, -1, -1},
+        {"latest arrival", {ARR(10.5), ARR(20.25), {END}}, 30, 20.25, -1},
+        {"in flight now: busy until now", {LD(10, 1, 0), {END}}, 30, -1, 30},
+        {"queued only is busy", {LD(10, 0, 2), {END}}, 30, -1, 30},
+        {"load ended", {LD(10, 1, 0), LD(15.5, 0, 0), {END}}, 30, -1, 15.5},
+        {"a busy replica", {RP(10, 2, 1), RP(12, 2, 0), {END}}, 30, -1, 12},
+        {"ready idle replicas are not busy", {RP(10, 2, 0), {END}}, 30, -1, -1},
+        {"a replica still busy after the load ended",
+         {LD(10, 1, 0), RP(10, 1, 1), LD(11, 0, 0), {END}},
+         30,
+         -1,
+         30},
+        {"busy replica ends after the load",
+         {LD(10, 1, 0), RP(10, 1, 1), LD(11, 0, 0), RP(12, 1, 0), {END}},
+         30,
+         -1,
+         12},
+        {"busy again, then idle again",
+         {LD(10, 1, 0), LD(11, 0, 0), ARR(19.5), LD(20, 0, 1), LD(25, 0, 0), {END}},
+         30,
+         19.5,
+         25},
+        {"hours later still remembered",
+         {ARR(10), LD(10, 1, 0), LD(11, 0, 0), {END}},
+         90000,
+         10,
+         11},
+    };
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        model_window_t *w = window_new(0);
+        run(w, rows[r].steps);
+        double arrival = window_last_arrival(w), busy = window_last_busy(w, rows[r].now);
+        if (rows[r].last_arrival < 0)
+            cr_expect(arrival < 0, "%s: last arrival %g, want none", rows[r].name, arrival);
+        else
+            cr_expect(near(arrival, rows[r].last_arrival), "%s: last arrival %g, want %g",
+                      rows[r].name, arrival, rows[r].last_arrival);
+        if (rows[r].last_busy < 0)
+            cr_expect(busy < 0, "%s: last busy %g, want never", rows[r].name, busy);
+        else
+            cr_expect(near(busy, rows[r].last_busy), "%s: last busy %g, want %g", rows[r].name,
+                      busy, rows[r].last_busy);
+        window_free(w);
+    }
+}
+
+/* ---- latency percentiles ---- */
+
+#define HALF_BUCKET (exp2(1.0 / (2 * HISTOGRAM_PER_OCTAVE)) - 1 + 1e-12)
+
+static bool about(double got, double want)
+{
+    if (isnan(want))
+        return isnan(got);
+    return fabs(got - want) <= HALF_BUCKET * want;
+}
+
+/* Queried at 1005, the ten-second slots are [10j, 10j + 10) with j = 100 the
+ * current one; minute m is slots 95 - 6m .. 100 - 6m:
+ * minute 0 = [950, 1010), minute 1 = [890, 950), minute 2 = [830, 890),
+ * minute 3 = [770, 830). Sorted, the whole hour holds 99 x 10 ms, 50 x
+ * 100 ms, 1 x 500 ms and 50 x 1000 ms. */
+static model_window_t *latency_fixture(void)
+{
+    model_window_t *w = window_new(0);
+    for (int i = 0; i < 50; i++)
+        window_record_finish(w, 771 + i, OUTCOME_SUCCESS, 1000, 0); /* minute 3 */
+    for (int i = 0; i < 50; i++)
+        window_record_finish(w, 891 + i, OUTCOME_SUCCESS, 100, 0); /* minute 1, up to 940 */
+    for (int i = 0; i < 99; i++)
+        window_record_finish(w, 951 + 0.5 * i, OUTCOME_SUCCESS, 10, 0); /* minute 0, to 1000 */
+    window_record_finish(w, 1001, OUTCOME_SERVER_ERROR, 500, -1);       /* minute 0 */
+    window_record_finish(w, 1002, OUTCOME_DROPPED, 9000, -1);           /* never counted */
+    return w;
+}
+
+Test(window, minute_percentiles)
+{
+    static const struct {
+        const char *name;
+        unsigned minute_ago;
+        double q;
+        double want; /* NAN: no data */
+    } rows[] = {
+        {"this minute, median", 0, 0.5, 10},
+        {"this minute, p99 is the 99th of 100", 0, 0.99, 10},
+        {"this minute, max (the drop is not counted)", 0, 1, 500},
+        {"minute 1", 1, 0.95, 100},
+        {"minute 2 had no traffic", 2, 0.5, NAN},
+        {"minute 3", 3, 0.5, 1000},
+        {"minute 59: inside the window, empty", 59, 0.5, NAN},
+        {"minute 60 is beyond the window", 60, 0.5, NAN},
+    };
+    model_window_t *w = latency_fixture();
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        double got = window_minute_percentile(w, 1005, rows[r].minute_ago, rows[r].q);
+        cr_expect(about(got, rows[r].want), "%s: got %g, want %g", rows[r].name, got, rows[r].want);
+    }
+    window_free(w);
+}
+
+Test(window, latency_percentiles_over_spans)
+{
+    static const struct {
+        const char *name;
+        double now, seconds, q;
+        double want; /* NAN: no data */
+    } rows[] = {
+        {"55 s: this minute's slots only", 1005, 55, 0.99, 10},
+        {"55 s: max", 1005, 55, 1, 500},
+        {"60 s reaches back to its first slot's start (940)", 1005, 60, 0.99, 100},
+        {"1 s: the current slot, [1000, 1010)", 1005, 1, 0.5, 10},
+        {"1 s: its max", 1005, 1, 1, 500},
+        {"120 s median", 1005, 120, 0.5, 10},
+        {"120 s p95", 1005, 120, 0.95, 100},
+        {"an hour: median", 1005, 3600, 0.5, 100},
+        {"an hour: p99", 1005, 3600, 0.99, 1000},
+        {"a quiet stretch", 1005 + 600, 300, 0.5, NAN},
+        {"an hour later everything is gone", 1005 + 3620, 3600, 0.5, NAN},
+        {"no span", 1005, 0, 0.5, NAN},
+    };
+    model_window_t *w = latency_fixture();
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        double got = window_latency_percentile(w, rows[r].now, rows[r].seconds, rows[r].q);
+        cr_expect(about(got, rows[r].want), "%s: got %g, want %g", rows[r].name, got, rows[r].want);
+    }
+    histogram_t h;
+    window_latency_histogram(w, 1005, 3600, &h);
+    cr_expect_eq(h.total, 200);
+    cr_expect(near(histogram_mean(&h), (99 * 10 + 50 * 100 + 500 + 50 * 1000) / 200.0));
+    window_free(w);
+}
+
+Test(window, recycled_histogram_slot_shows_only_new_data)
+{
+    /* Slots 10 and 371 share a ring entry (361 entries). */
+    model_window_t *w = window_new(0);
+    window_record_finish(w, 105, OUTCOME_SUCCESS, 7, 0);
+    window_record_finish(w, 3715, OUTCOME_SUCCESS, 300, 0);
+    histogram_t h;
+    window_latency_histogram(w, 3715, 3600, &h);
+    cr_expect_eq(h.total, 1);
+    cr_expect(near(histogram_mean(&h), 300));
+    cr_expect(isnan(window_minute_percentile(w, 3715, 59, 0.5)), "no ghost an hour back");
+    window_free(w);
+
+    /* A full hour from 105 overlaps slot 10 as well as the current slot 370. */
+    w = window_new(0);
+    window_record_finish(w, 100, OUTCOME_SUCCESS, 7, 0);
+    window_record_finish(w, 3705, OUTCOME_SUCCESS, 300, 0);
+    window_latency_histogram(w, 3705, 3600, &h);
+    cr_expect_eq(h.total, 2, "the hour's first partial slot is still there");
+    window_free(w);
+}
+
+/* ---- randomised: against brute force ---- */
+
+static uint64_t next_u64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double next_unit(uint64_t *state)
+{
+    return (double)(next_u64(state) >> 11) * 0x1p-53;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The changes of one gauge pair, as a step function starting at 0. */
+typedef struct history {
+    size_t n, cap;
+    double *t;
+    unsigned (*v)[2];
+} history_t;
+
+static void history_push(history_t *h, double t, unsigned a, unsigned b)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 1024;
+        h->t = realloc(h->t, h->cap * sizeof(*h->t));
+        h->v = realloc(h->v, h->cap * sizeof(*h->v));
+        cr_assert(h->t && h->v);
+    }
+    h->t[h->n] = t;
+    h->v[h->n][0] = a;
+    h->v[h->n][1] = b;
+    h->n++;
+}
+
+/* Integral of component i over (from, to]. */
+static double history_integral(const history_t *h, int i, double from, double to)
+{
+    double sum = 0;
+    for (size_t k = 0; k < h->n; k++) {
+        double start = h->t[k] > from ? h->t[k] : from;
+        double end = k + 1 < h->n && h->t[k + 1] < to ? h->t[k + 1] : to;
+        if (end > start)
+            sum += h->v[k][i] * (end - start);
+    }
+    return sum;
+}
+
+static void history_free(history_t *h)
+{
+    free(h->t);
+    free(h->v);
+}
+
+/* Runs a few simulated hours of random traffic and gauge changes, querying
+ * random spans as it goes. With one change per second per pair at most,
+ * integrals must be exact (up to float storage); with many, a span's cut
+ * second may be pro-rated, so they may be off by one second of the value. */
+static void random_run(uint64_t seed, bool many_changes_per_second)
+{
+    uint64_t st = seed;
+    const double created = 1000 + next_unit(&st);
+    model_window_t *w = window_new(created);
+    history_t load = {0}, repl = {0};
+    size_t n_arrivals = 0, cap_arrivals = 1 << 16;
+    double *arrivals = malloc(cap_arrivals * sizeof(*arrivals));
+    cr_assert_not_null(arrivals);
+    double t = created;
+    int queries = 0;
+    while (t < created + 4 * 3600) {
+        /* Mostly a second or so; sometimes a long quiet gap. */
+        double u = next_unit(&st);
+        double gap = u < 0.002 ? 500 + 5000 * next_unit(&st) : u < 0.05 ? 10 * next_unit(&st) : 0;
+        double next = many_changes_per_second ? t + 0.3 * next_unit(&st) + gap
+                                              : floor(t) + 1 + floor(gap) + next_unit(&st);
+        t = next;
+        int what = (int)(next_u64(&st) % 4);
+        if (what == 0 || what == 3) {
+            unsigned f = (unsigned)(next_u64(&st) % 9), q = (unsigned)(next_u64(&st) % 5);
+            window_set_load(w, t, f, q);
+            history_push(&load, t, f + q, q);
+        }
+        if (what == 1 || what == 3) {
+            unsigned ready = (unsigned)(next_u64(&st) % 6);
+            unsigned busy = ready ? (unsigned)(next_u64(&st) % (ready + 1)) : 0;
+            window_set_replicas(w, t, ready, busy);
+            history_push(&repl, t, ready, busy);
+        }
+        if (what == 2) {
+            window_record_arrival(w, t);
+            if (n_arrivals == cap_arrivals) {
+                cap_arrivals *= 2;
+                arrivals = realloc(arrivals, cap_arrivals * sizeof(*arrivals));
+                cr_assert_not_null(arrivals);
+            }
+            arrivals[n_arrivals++] = t;
+        }
+        if (next_u64(&st) % 4 != 0)
+            continue;
+        /* A query at a later moment (const: the next change may come before). */
+        double now = t + 3 * next_unit(&st);
+        double spans[] = {1 + 3599 * next_unit(&st), 60, 3600, 0.1 + next_unit(&st),
+                          floor(1 + 300 * next_unit(&st))};
+        for (size_t k = 0; k < sizeof(spans) / sizeof(spans[0]); k++) {
+            double s = spans[k];
+            window_totals_t got;
+            window_totals(w, now, s, &got);
+            double from = now - s;
+            double want[4] = {
+                history_integral(&load, 0, from, now), history_integral(&load, 1, from, now),
+                history_integral(&repl, 0, from, now), history_integral(&repl, 1, from, now)};
+            double have[4] = {got.concurrency_seconds, got.queued_seconds,
+                              got.ready_replica_seconds, got.busy_replica_seconds};
+            static const double max_value[4] = {12, 4, 5, 5};
+            for (int i = 0; i < 4; i++) {
+                double tol = 1e-6 * fabs(want[i]) + 1e-3;
+                if (many_changes_per_second)
+                    tol += max_value[i];
+                cr_assert(fabs(have[i] - want[i]) <= tol,
+                          "seed %llu, gauge %d, now %.6f, span %.6f: got %.9g, want %.9g",
+                          (unsigned long long)seed, i, now, s, have[i], want[i]);
+            }
+            uint64_t count = 0;
+            for (size_t a = 0; a < n_arrivals; a++)
+                if (floor(arrivals[a]) > from)
+                    count++;
+            cr_assert_eq(got.arrivals, count,
+                         "seed %llu, now %.6f, span %.6f: %llu arrivals, want %llu",
+                         (unsigned long long)seed, now, s, (unsigned long long)got.arrivals,
+                         (unsigned long long)count);
+            double covered = now - created < s ? now - created : s;
+            cr_assert(near(got.seconds, covered));
+            queries++;
+        }
+    }
+    cr_expect(queries > 1000, "only %d queries", queries);
+    window_free(w);
+    history_free(&load);
+    history_free(&repl);
+    free(arrivals);
+}
+
+Test(window, random_gauges_one_change_per_second_are_exact)
+{
+    static const uint64_t seeds[] = {1, 2, 3};
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+        random_run(seeds[i], false);
+}
+
+Test(window, random_gauges_many_changes_per_second_are_off_by_at_most_a_second)
+{
+    static const uint64_t seeds[] = {4, 5};
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+        random_run(seeds[i], true);
+}
+
+Test(window, random_latencies_match_brute_force)
+{
+    uint64_t st = 77;
+    model_window_t *w = window_new(0);
+    size_t n = 0;
+    static double when[40000], value[40000], sorted[40000];
+    double t = 0;
+    while (n < 40000) {
+        t += 0.3 * next_unit(&st) + (next_unit(&st) < 0.001 ? 2000 : 0);
+        double u = next_unit(&st);
+        value[n] = u < 0.9 ? 5 + 20 * next_unit(&st) : 200 + 2000 * next_unit(&st);
+        when[n] = t;
+        window_record_finish(w, t, OUTCOME_SUCCESS, value[n], 1);
+        n++;
+        if (n % 997 != 0)
+            continue;
+        static const double qs[] = {0.5, 0.95, 0.99};
+        double spans[] = {60, 300, 3600, 1 + 3599 * next_unit(&st)};
+        for (size_t k = 0; k < sizeof(spans) / sizeof(spans[0]); k++) {
+            /* The samples in slots overlapping the span. */
+            long first_slot = (long)floor(floor(t - spans[k]) / 10);
+            size_t m = 0;
+            for (size_t i = 0; i < n; i++)
+                if ((long)floor(floor(when[i]) / 10) >= first_slot)
+                    sorted[m++] = value[i];
+            qsort(sorted, m, sizeof(double), cmp_double);
+            for (size_t j = 0; j < sizeof(qs) / sizeof(qs[0]); j++) {
+                double got = window_latency_percentile(w, t, spans[k], qs[j]);
+                if (m == 0) {
+                    cr_assert(isnan(got));
+                    continue;
+                }
+                double r = ceil(qs[j] * (double)m);
+                double want = sorted[(r < 1 ? 1 : (size_t)r) - 1];
+                cr_assert(about(got, want), "t %.3f span %g q %g: got %g, want %g (of %zu)", t,
+                          spans[k], qs[j], got, want, m);
+            }
+        }
+    }
+    window_free(w);
+}
