@@ -9,10 +9,12 @@
  * requests finish within shutdown_timeout_ms, stop the workers, exit 0.
  */
 #include "api/api.h"
+#include "autoscaler/autoscaler.h"
 #include "config/config.h"
 #include "dispatch/dispatch.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "store/store.h"
 #include "util/log.h"
 #include "worker/worker.h"
 
@@ -30,6 +32,8 @@ typedef struct server {
     uv_loop_t *loop;
     inferd_config_t *config;
     dispatch_t *dispatch;
+    store_t *store;
+    autoscaler_t *autoscaler;
     router_t *router;
     http_server_t *http;
     api_context_t api;
@@ -71,6 +75,8 @@ static void on_workers_stopped(void *arg)
 {
     server_t *s = arg;
     log_info("main", "all workers stopped");
+    autoscaler_free(s->autoscaler);
+    s->autoscaler = NULL;
     http_server_close(s->http, on_http_closed, s);
 }
 
@@ -103,6 +109,7 @@ static void begin_shutdown(server_t *s, int signum)
     log_info("main", "shutting down signal=%d in_flight=%zu", signum,
              http_server_pending_requests(s->http));
     s->api.shutting_down = true;
+    autoscaler_stop(s->autoscaler);
     http_server_stop_accepting(s->http);
     dispatch_quiesce(s->dispatch);
     s->shutdown_deadline = uv_now(s->loop) + s->config->server.shutdown_timeout_ms;
@@ -244,14 +251,22 @@ static int serve_main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
+    char err[1024];
+    if (store_open(s.config->server.data_dir, &s.store, err, sizeof(err)) < 0) {
+        fprintf(stderr, "inferd: %s\n", err);
+        return 1;
+    }
     s.dispatch = dispatch_new(s.loop, s.config, exe, opts.log_level);
-    s.api = (api_context_t){.dispatch = s.dispatch, .started_ns = uv_hrtime()};
+    s.autoscaler = autoscaler_new(s.loop, s.config, s.dispatch, s.store);
+    s.api = (api_context_t){.dispatch = s.dispatch,
+                            .autoscaler = s.autoscaler,
+                            .worker_exe = exe,
+                            .started_ns = uv_hrtime()};
     s.router = router_new();
     api_register_routes(s.router, &s.api);
     http_limits_t limits = limits_from_config(&s.config->server);
     s.http = http_server_new(s.loop, &limits, on_request, s.router);
 
-    char err[256];
     if (http_server_listen(s.http, s.config->server.host, s.config->server.port, err, sizeof(err)) <
         0) {
         fprintf(stderr, "inferd: %s\n", err);
@@ -261,10 +276,12 @@ static int serve_main(int argc, char **argv)
     log_info("main", "listening host=%s port=%d models=%zu version=%s", s.config->server.host,
              http_server_port(s.http), s.config->n_models, INFERD_VERSION);
     dispatch_start(s.dispatch);
+    autoscaler_start(s.autoscaler);
 
     uv_run(s.loop, UV_RUN_DEFAULT);
 
     dispatch_free(s.dispatch);
+    store_close(s.store);
     uv_run(s.loop, UV_RUN_DEFAULT); /* let the pools' timers close */
     router_free(s.router);
     config_free(s.config);

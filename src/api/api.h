@@ -4,6 +4,9 @@
  *   GET /models, GET /models/{name},
  *   POST /models/{name}/replicas              api/models.c
  *   GET /health                               api/health.c
+ *   GET /autoscaler/stats, GET /autoscaler/health,
+ *   POST /autoscaler/scale,
+ *   GET /autoscaler/scale/{scaling_id}        api/autoscaler.c
  *
  * api/routes.c is the one table of URL -> handler.
  */
@@ -13,13 +16,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "autoscaler/autoscaler.h"
 #include "dispatch/dispatch.h"
 #include "http/router.h"
 
 typedef struct api_context {
     dispatch_t *dispatch;
-    uint64_t started_ns; /* uv_hrtime() at start */
-    bool shutting_down;  /* set on SIGTERM/SIGINT; /health answers 503 */
+    autoscaler_t *autoscaler;
+    const char *worker_exe; /* for the model_loading_capability check */
+    uint64_t started_ns;    /* uv_hrtime() at start */
+    bool shutting_down;     /* set on SIGTERM/SIGINT; /health answers 503 */
 } api_context_t;
 
 /* The pool of the model called name, or NULL after answering 404
@@ -36,5 +42,9 @@ void api_models_list(http_request_t *req, const route_params_t *params, void *ct
 void api_models_get(http_request_t *req, const route_params_t *params, void *ctx);
 void api_models_set_replicas(http_request_t *req, const route_params_t *params, void *ctx);
 void api_health(http_request_t *req, const route_params_t *params, void *ctx);
+void api_autoscaler_stats(http_request_t *req, const route_params_t *params, void *ctx);
+void api_autoscaler_health(http_request_t *req, const route_params_t *params, void *ctx);
+void api_autoscaler_scale(http_request_t *req, const route_params_t *params, void *ctx);
+void api_autoscaler_scale_get(http_request_t *req, const route_params_t *params, void *ctx);
 
 #endif

@@ -14,6 +14,10 @@ static const route_t routes[] = {
     {"GET", "/models/{name}", api_models_get},
     {"POST", "/models/{name}/replicas", api_models_set_replicas},
     {"GET", "/health", api_health},
+    {"GET", "/autoscaler/stats", api_autoscaler_stats},
+    {"GET", "/autoscaler/health", api_autoscaler_health},
+    {"POST", "/autoscaler/scale", api_autoscaler_scale},
+    {"GET", "/autoscaler/scale/{scaling_id}", api_autoscaler_scale_get},
 };
 
 void api_register_routes(router_t *r, api_context_t *ctx)

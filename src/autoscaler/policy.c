@@ -56,8 +56,10 @@ static void raise_to(step_t *s, int desired, const char *trigger, const char *re
 static bool update_panic(const policy_input_t *in, const autoscaler_config_t *cfg,
                          policy_state_t *state)
 {
-    double capacity = in->current_replicas * in->target_concurrency;
-    if (in->current_replicas > 0 && in->concurrency_panic >= cfg->reactive.panic_threshold * capacity)
+    int replicas = in->current_replicas > 0 ? in->current_replicas : 1;
+    double capacity = replicas * in->target_concurrency;
+    if (in->concurrency_panic > 0 &&
+        in->concurrency_panic >= cfg->reactive.panic_threshold * capacity)
         state->panic_until = in->now + cfg->reactive.stable_window_seconds;
     else if (state->panic_until > 0 && in->now >= state->panic_until)
         state->panic_until = 0;
@@ -71,10 +73,14 @@ typedef struct threshold_check {
     const char *what;
 } threshold_check_t;
 
-/* The spec's thresholds: any one exceeded while the model has work adds a
- * replica. Without work a high reading is somebody else's load. */
+/* The spec's thresholds: any one exceeded adds a replica. The queue length
+ * counts on its own; the others only while requests wait for a replica,
+ * since another replica helps nobody when no one is waiting (a high reading
+ * without work is somebody else's load, and a slow model is slow on any
+ * number of replicas). */
 static void apply_thresholds(const policy_input_t *in, const autoscaler_config_t *cfg, step_t *s)
 {
+    bool waiting = in->queued_mean > 0 || in->queue_length > 0;
     const threshold_check_t checks[] = {
         {"queue_length", in->queue_length, cfg->thresholds.queue_length_threshold, "queue length"},
         {"response_time", in->p95_ms, cfg->thresholds.response_time_threshold_ms,
@@ -91,6 +97,8 @@ static void apply_thresholds(const policy_input_t *in, const autoscaler_config_t
         const threshold_check_t *c = &checks[i];
         if (!(c->value > c->limit)) /* NAN never fires */
             continue;
+        if (i > 0 && !waiting)
+            continue;
         char reason[240];
         snprintf(reason, sizeof(reason), "%s %.1f above the threshold %.1f", c->what, c->value,
                  c->limit);
@@ -105,8 +113,8 @@ static bool below_scale_down(const policy_input_t *in, const autoscaler_config_t
 {
     bool cpu_low = isnan(in->replica_cpu_percent) ||
                    in->replica_cpu_percent < cfg->scale_down_threshold.cpu_percent;
-    bool memory_low =
-        isnan(in->memory_percent) || in->memory_percent < cfg->scale_down_threshold.memory_percent;
+    bool memory_low = isnan(in->model_memory_percent) ||
+                      in->model_memory_percent < cfg->scale_down_threshold.memory_percent;
     return want < in->current_replicas && cpu_low && memory_low;
 }
 
@@ -134,8 +142,7 @@ static void gate_shrink(const policy_input_t *in, const autoscaler_config_t *cfg
     if (idle_enough_for_zero(in, cfg)) {
         s->desired = 0;
         s->trigger = "idle_timeout";
-        snprintf(s->reason, sizeof(s->reason),
-                 "no request for %.0f s and no work for %.0f s",
+        snprintf(s->reason, sizeof(s->reason), "no request for %.0f s and no work for %.0f s",
                  seconds_since(in->now, in->last_arrival, in->started_at),
                  seconds_since(in->now, in->last_busy, in->started_at));
         return;
@@ -167,18 +174,33 @@ static void gate_shrink(const policy_input_t *in, const autoscaler_config_t *cfg
              below_for, in->concurrency_stable);
 }
 
+static void append_reason(step_t *s, const char *fmt, int value)
+{
+    size_t n = strnlen(s->reason, sizeof(s->reason));
+    snprintf(s->reason + n, sizeof(s->reason) - n, fmt, value);
+}
+
+/* The bounds. A shrink that stops at the floor is still a shrink (its
+ * trigger stays); a hold at the floor is no decision; only growth up to the
+ * floor is the floor's own doing. */
 static void apply_bounds(const policy_input_t *in, step_t *s)
 {
     if (s->desired > in->max_replicas) {
-        size_t n = strnlen(s->reason, sizeof(s->reason));
-        snprintf(s->reason + n, sizeof(s->reason) - n, "; capped at max_replicas %d",
-                 in->max_replicas);
+        append_reason(s, "; capped at max_replicas %d", in->max_replicas);
         s->desired = in->max_replicas;
     }
-    if (s->desired < in->floor_replicas) {
-        s->desired = in->floor_replicas;
-        s->trigger = "min_replicas";
+    if (s->desired >= in->floor_replicas)
+        return;
+    s->desired = in->floor_replicas;
+    if (in->floor_replicas < in->current_replicas) {
+        append_reason(s, "; kept at the floor of %d replicas", in->floor_replicas);
+    } else if (in->floor_replicas == in->current_replicas) {
+        s->trigger = "none";
         snprintf(s->reason, sizeof(s->reason), "kept at the floor of %d replicas",
+                 in->floor_replicas);
+    } else {
+        s->trigger = "min_replicas";
+        snprintf(s->reason, sizeof(s->reason), "raised to the floor of %d replicas",
                  in->floor_replicas);
     }
 }
@@ -191,18 +213,22 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
     int want_panic = replicas_for(in->concurrency_panic, in->target_concurrency);
     char reason[240];
 
-    snprintf(reason, sizeof(reason), "%.2f concurrent requests over the stable window / %.2f per replica",
+    snprintf(reason, sizeof(reason),
+             "%.2f concurrent requests over the stable window / %.2f per replica",
              in->concurrency_stable, in->target_concurrency);
     raise_to(&s, want_stable, "concurrency", reason);
     if (in->current_replicas == 0 && in->queue_length > 0)
         raise_to(&s, 1, "concurrency", "requests are waiting and no replica runs");
+    if (in->current_replicas == 0 && in->queue_length > 0 && want_panic > s.desired)
+        raise_to(&s, want_panic, "panic", "a burst is waiting for a model at zero replicas");
 
     bool panicking = update_panic(in, cfg, state);
     if (panicking) {
         int hold = want_panic > in->current_replicas ? want_panic : in->current_replicas;
         snprintf(reason, sizeof(reason),
                  "panic: %.2f concurrent requests over the panic window against a capacity of %.2f",
-                 in->concurrency_panic, in->current_replicas * in->target_concurrency);
+                 in->concurrency_panic,
+                 (in->current_replicas > 0 ? in->current_replicas : 1) * in->target_concurrency);
         if (hold > s.desired || want_panic > want_stable) {
             s.desired = hold > s.desired ? hold : s.desired;
             s.trigger = "panic";

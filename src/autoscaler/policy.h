@@ -11,11 +11,15 @@
  *   panic:   when concurrency over the panic window reaches panic_threshold x
  *            the current capacity, size for the panic window and never shrink
  *            until the load has stayed below that for one stable window;
- *   thresholds: replica CPU, machine memory, GPU, queue length and p95
- *            response time each add one replica above the current count
- *            while the model has work;
+ *            (a model at zero counts as one replica's capacity, as in Knative,
+ *            so a burst that wakes a model is sized at once);
+ *   thresholds: queue length, and p95 response time, replica CPU, machine
+ *            memory and GPU while requests are waiting for a replica, each
+ *            add one replica above the current count (a busy replica that
+ *            nobody waits for is not helped by another);
  *   shrink:  only after the load stayed under the scale-down thresholds
- *            for scale_down_threshold.idle_time_minutes;
+ *            (replica CPU, and the model's share of machine memory) for
+ *            scale_down_threshold.idle_time_minutes;
  *   zero:    only with zero-scaling on, auto-unload on, the model not
  *            pinned (floor 0), no request for no_requests_minutes and no
  *            work for idle_time_minutes.
@@ -30,21 +34,24 @@
 #include "config/config.h"
 
 typedef struct policy_input {
-    double now;               /* seconds, monotonic */
-    double started_at;        /* when the model began to be watched (idle time counts from here) */
-    int current_replicas;     /* starting + ready (draining ones excluded) */
-    int floor_replicas;       /* min_replicas, at least 1 when pinned */
+    double now;           /* seconds, monotonic */
+    double started_at;    /* when the model began to be watched (idle time counts from here) */
+    int current_replicas; /* starting + ready (draining ones excluded) */
+    int floor_replicas;   /* min_replicas, at least 1 when pinned */
     int max_replicas;
-    double target_concurrency; /* requests per replica the pool is sized for */
-    double concurrency_stable; /* mean of (in flight + queued) over the stable window */
-    double concurrency_panic;  /* the same over the panic window */
-    double replica_cpu_percent; /* mean CPU of the model's replicas, % of one core; NAN unknown */
-    double memory_percent;      /* machine memory in use; NAN unknown */
-    double gpu_percent;         /* NAN without a GPU */
-    double queue_length;        /* requests waiting now */
-    double p95_ms;              /* over the stable window; NAN without requests */
-    double last_arrival;        /* time of the latest request; < 0 none */
-    double last_busy;           /* last time the model had work; < 0 never */
+    double target_concurrency;   /* requests per replica the pool is sized for */
+    double concurrency_stable;   /* mean of (in flight + queued) over the stable window */
+    double concurrency_panic;    /* the same over the panic window */
+    double replica_cpu_percent;  /* mean CPU of the model's replicas, % of one core; NAN unknown */
+    double memory_percent;       /* machine memory in use; NAN unknown */
+    double model_memory_percent; /* the model's replicas' resident memory / machine memory; NAN
+                                    unknown */
+    double queued_mean;          /* mean requests waiting over the stable window */
+    double gpu_percent;          /* NAN without a GPU */
+    double queue_length;         /* requests waiting now */
+    double p95_ms;               /* over the stable window; NAN without requests */
+    double last_arrival;         /* time of the latest request; < 0 none */
+    double last_busy;            /* last time the model had work; < 0 never */
 } policy_input_t;
 
 /* What the policy remembers between decisions, per model; the caller keeps

@@ -20,6 +20,12 @@
  * Both rings hold one more entry than the hour, so a full-hour span that
  * starts inside a second (or a ten-second slot) still finds that partial
  * second rather than the current one, which shares its index.
+ *
+ * The 24-hour figures need counters only, so a third ring, of one-minute
+ * buckets addressed and stamped the same way, holds just those: 32 bytes a
+ * minute (46 KB a day) where a day of second buckets would take 8 MB. It
+ * has a day and one entries like the others, though its rule (whole minutes
+ * whose start lies in the span) reads at most 1440 of them.
  */
 #include "metrics/window.h"
 
@@ -27,14 +33,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RING          (WINDOW_SECONDS + 1)
-#define SLOTS         (WINDOW_SECONDS / WINDOW_SLOT_SECONDS + 1)
-#define SLOTS_PER_MIN (60 / WINDOW_SLOT_SECONDS)
-#define NO_CHANGE     1.0f /* first_change when the pair did not change in the second */
+#define RING           (WINDOW_SECONDS + 1)
+#define SLOTS          (WINDOW_SECONDS / WINDOW_SLOT_SECONDS + 1)
+#define SLOTS_PER_MIN  (60 / WINDOW_SLOT_SECONDS)
+#define WINDOW_MINUTES (WINDOW_SECONDS / 60) /* minutes the slot ring reaches back */
+#define DAY_RING       (WINDOW_DAY_SECONDS / 60 + 1)
+#define NO_CHANGE      1.0f /* first_change when the pair did not change in the second */
 
 /* Gauges come in pairs set together: set_load gives (in flight + queued,
  * queued), set_replicas gives (ready, busy). */
 enum { PAIR_LOAD, PAIR_REPLICAS, PAIRS };
+
+/* The request counters, kept per second and per minute. uint32: a minute
+ * never sees 4e9 requests (70 million a second). */
+struct counts {
+    uint32_t arrivals, finished, successes, client_errors, server_errors, drops, timeouts;
+};
 
 /* 96 bytes. Counters are uint32: a second never sees 4e9 requests. The
  * gauge integrals of one second are at most value x 1 s and take one add
@@ -46,7 +60,7 @@ enum { PAIR_LOAD, PAIR_REPLICAS, PAIRS };
  * with their own measurements. */
 struct bucket {
     uint32_t stamp; /* second - base + 1; 0 = never used */
-    uint32_t arrivals, finished, successes, client_errors, server_errors, drops, timeouts;
+    struct counts c;
     uint32_t latency_count, queue_wait_count;
     double latency_sum_ms, queue_wait_sum_ms;
     float integral[PAIRS][2];
@@ -56,6 +70,14 @@ struct bucket {
 
 /* There are 3601 of these per model: a new field should earn its bytes. */
 _Static_assert(sizeof(struct bucket) <= 96, "struct bucket grew past 96 bytes");
+
+/* 32 bytes; 1441 per model. */
+struct minute_bucket {
+    uint32_t stamp; /* minute - base_minute + 1; 0 = never used */
+    struct counts c;
+};
+
+_Static_assert(sizeof(struct minute_bucket) <= 32, "struct minute_bucket grew past 32 bytes");
 
 struct slot {
     uint32_t stamp; /* slot index - base_slot + 1; 0 = never used */
@@ -72,12 +94,14 @@ struct model_window {
     double latest; /* latest time passed in; earlier times are raised to it */
     int64_t base;  /* floor(created): bucket stamps count seconds from here */
     int64_t base_slot;
+    int64_t base_minute;
     double last_arrival;
     double idle_since; /* when it last stopped being busy; negative if never */
     bool busy;
     struct gauge gauge[PAIRS];
     struct bucket buckets[RING];
     struct slot slots[SLOTS];
+    struct minute_bucket minutes[DAY_RING];
 };
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -123,6 +147,50 @@ static const struct bucket *bucket_get(const model_window_t *w, int64_t second)
         return NULL;
     const struct bucket *b = &w->buckets[rel % RING];
     return b->stamp == (uint32_t)(rel + 1) ? b : NULL;
+}
+
+static struct counts *minute_touch(model_window_t *w, int64_t second)
+{
+    int64_t rel = floor_div(second, 60) - w->base_minute;
+    struct minute_bucket *m = &w->minutes[rel % DAY_RING];
+    if (m->stamp != (uint32_t)(rel + 1)) {
+        memset(m, 0, sizeof(*m));
+        m->stamp = (uint32_t)(rel + 1);
+    }
+    return &m->c;
+}
+
+static void count_finish(struct counts *c, request_outcome_t outcome)
+{
+    c->finished++;
+    switch (outcome) {
+    case OUTCOME_SUCCESS:
+        c->successes++;
+        break;
+    case OUTCOME_CLIENT_ERROR:
+        c->client_errors++;
+        break;
+    case OUTCOME_SERVER_ERROR:
+        c->server_errors++;
+        break;
+    case OUTCOME_DROPPED:
+        c->drops++;
+        break;
+    case OUTCOME_TIMEOUT:
+        c->timeouts++;
+        break;
+    }
+}
+
+static void add_counts(window_totals_t *out, const struct counts *c)
+{
+    out->arrivals += c->arrivals;
+    out->finished += c->finished;
+    out->successes += c->successes;
+    out->client_errors += c->client_errors;
+    out->server_errors += c->server_errors;
+    out->drops += c->drops;
+    out->timeouts += c->timeouts;
 }
 
 static histogram_t *slot_touch(model_window_t *w, int64_t second)
@@ -190,7 +258,7 @@ model_window_t *window_new(double now)
 {
     if (!isfinite(now))
         now = 0;
-    /* calloc: a zeroed bucket or slot is an unused one, and the ~700 KB
+    /* calloc: a zeroed bucket or slot is an unused one, and the ~750 KB
      * arrive as untouched zero pages. */
     model_window_t *w = calloc(1, sizeof(*w));
     if (!w)
@@ -198,6 +266,7 @@ model_window_t *window_new(double now)
     w->created = w->latest = now;
     w->base = second_of(now);
     w->base_slot = floor_div(w->base, WINDOW_SLOT_SECONDS);
+    w->base_minute = floor_div(w->base, 60);
     w->last_arrival = -1;
     w->idle_since = -1;
     for (int p = 0; p < PAIRS; p++)
@@ -213,7 +282,9 @@ void window_free(model_window_t *w)
 void window_record_arrival(model_window_t *w, double now)
 {
     now = note_time(w, now);
-    bucket_touch(w, second_of(now))->arrivals++;
+    int64_t second = second_of(now);
+    bucket_touch(w, second)->c.arrivals++;
+    minute_touch(w, second)->arrivals++;
     w->last_arrival = now;
 }
 
@@ -223,24 +294,8 @@ void window_record_finish(model_window_t *w, double now, request_outcome_t outco
     now = note_time(w, now);
     int64_t second = second_of(now);
     struct bucket *b = bucket_touch(w, second);
-    b->finished++;
-    switch (outcome) {
-    case OUTCOME_SUCCESS:
-        b->successes++;
-        break;
-    case OUTCOME_CLIENT_ERROR:
-        b->client_errors++;
-        break;
-    case OUTCOME_SERVER_ERROR:
-        b->server_errors++;
-        break;
-    case OUTCOME_DROPPED:
-        b->drops++;
-        break;
-    case OUTCOME_TIMEOUT:
-        b->timeouts++;
-        break;
-    }
+    count_finish(&b->c, outcome);
+    count_finish(minute_touch(w, second), outcome);
     /* A drop is refused at once; its near-zero latency would flatter the
      * figures. A timeout did wait, and that wait is what users saw. */
     if (outcome != OUTCOME_DROPPED && latency_ms >= 0) {
@@ -324,13 +379,7 @@ void window_totals(const model_window_t *w, double now, double seconds, window_t
             idx = 0;
         if (b->stamp != stamp)
             continue;
-        out->arrivals += b->arrivals;
-        out->finished += b->finished;
-        out->successes += b->successes;
-        out->client_errors += b->client_errors;
-        out->server_errors += b->server_errors;
-        out->drops += b->drops;
-        out->timeouts += b->timeouts;
+        add_counts(out, &b->c);
         out->latency_sum_ms += b->latency_sum_ms;
         out->latency_count += b->latency_count;
         out->queue_wait_sum_ms += b->queue_wait_sum_ms;
@@ -400,17 +449,84 @@ double window_latency_percentile(const model_window_t *w, double now, double sec
     return histogram_percentile(&h, q);
 }
 
+/* The last slot of minute m: minutes are whole slots counted back from the
+ * current one, so every window queried at the same time agrees on them. */
+static int64_t minute_last_slot(double now, unsigned minute_ago)
+{
+    return floor_div(second_of(now), WINDOW_SLOT_SECONDS) - (int64_t)minute_ago * SLOTS_PER_MIN;
+}
+
+void window_minute_histogram(const model_window_t *w, double now, unsigned minute_ago,
+                             histogram_t *out)
+{
+    histogram_reset(out);
+    if (minute_ago >= WINDOW_MINUTES)
+        return;
+    int64_t j_last = minute_last_slot(effective_time(w, now), minute_ago);
+    merge_slots(w, j_last - SLOTS_PER_MIN + 1, j_last, out);
+}
+
 double window_minute_percentile(const model_window_t *w, double now, unsigned minute_ago, double q)
 {
-    if (minute_ago >= WINDOW_SECONDS / 60)
-        return NAN;
-    now = effective_time(w, now);
-    int64_t j_last =
-        floor_div(second_of(now), WINDOW_SLOT_SECONDS) - (int64_t)minute_ago * SLOTS_PER_MIN;
     histogram_t h;
-    histogram_reset(&h);
-    merge_slots(w, j_last - SLOTS_PER_MIN + 1, j_last, &h);
+    window_minute_histogram(w, now, minute_ago, &h);
     return histogram_percentile(&h, q);
+}
+
+/* Reads the second buckets rather than the slots: the slots hold only the
+ * finishes that carried a latency, and a minute of drops was still traffic.
+ * The oldest second read, the start of minute 59, is at most 3599 s back,
+ * inside the second ring. */
+unsigned window_active_minutes(const model_window_t *w, double now, unsigned minutes)
+{
+    if (minutes > WINDOW_MINUTES)
+        minutes = WINDOW_MINUTES;
+    now = effective_time(w, now);
+    int64_t k_now = second_of(now);
+    unsigned active = 0;
+    for (unsigned m = 0; m < minutes; m++) {
+        int64_t j_last = minute_last_slot(now, m);
+        int64_t k_first = (j_last - SLOTS_PER_MIN + 1) * WINDOW_SLOT_SECONDS;
+        int64_t k_last = (j_last + 1) * WINDOW_SLOT_SECONDS - 1;
+        if (k_last > k_now)
+            k_last = k_now;
+        for (int64_t k = k_first; k <= k_last; k++) {
+            const struct bucket *b = bucket_get(w, k);
+            if (b && b->c.finished) {
+                active++;
+                break;
+            }
+        }
+    }
+    return active;
+}
+
+void window_day_totals(const model_window_t *w, double now, double seconds, window_totals_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    now = effective_time(w, now);
+    if (!(seconds > 0))
+        return;
+    if (seconds > WINDOW_DAY_SECONDS)
+        seconds = WINDOW_DAY_SECONDS;
+    double cut = now - seconds;
+    out->seconds = now - w->created < seconds ? now - w->created : seconds;
+
+    /* The minutes whose start lies in (cut, now]: 60m > cut, i.e. m above
+     * floor(cut / 60), which is floor_div(floor(cut), 60). */
+    int64_t m = floor_div(second_of(cut), 60) + 1, m_now = floor_div(second_of(now), 60);
+    if (m < w->base_minute)
+        m = w->base_minute;
+    int64_t rel = m - w->base_minute;
+    size_t idx = (size_t)(rel % DAY_RING);
+    uint32_t stamp = (uint32_t)(rel + 1);
+    for (; m <= m_now; m++, stamp++) {
+        const struct minute_bucket *b = &w->minutes[idx];
+        if (++idx == DAY_RING)
+            idx = 0;
+        if (b->stamp == stamp)
+            add_counts(out, &b->c);
+    }
 }
 
 double window_last_arrival(const model_window_t *w)

@@ -31,12 +31,26 @@
  * - Data older than WINDOW_SECONDS is gone, never misattributed. Seconds are
  *   stamped relative to window_new as uint32: good for 136 years.
  *
- * Memory: one window is about 700 KB (3601 buckets of 96 bytes and 361
- * histograms of 976 bytes; one extra of each so a full-hour span that starts
- * mid-second or mid-slot still finds its first partial one), allocated once.
- * Record and set calls are O(1); a gauge change after a gap of G seconds
- * with a non-zero value writes min(G, WINDOW_SECONDS + 1) buckets.
- * window_totals reads the span's buckets once (about 12 us for an hour).
+ * Beyond the hour, a third ring of one-minute buckets keeps the request
+ * counters only (arrivals and outcomes, no latencies or gauges) for
+ * WINDOW_DAY_SECONDS, for the 24-hour figures (drops, availability):
+ * - Day counters are per whole minute, minutes counted from 0 on the same
+ *   clock as `now` (minute m is [60m, 60m + 60)): a span counts the minutes
+ *   whose start lies in (now - N, now], which for N a multiple of 60 is
+ *   the current partial minute and the N / 60 - 1 whole ones before it
+ *   (1440 in all for a day). An event in the minute that the span's start
+ *   cuts is not counted, so a day span that starts mid-minute leaves out
+ *   less than a minute at its old end.
+ * - Data older than WINDOW_DAY_SECONDS is gone, never misattributed.
+ *
+ * Memory: one window is about 750 KB (3601 buckets of 96 bytes and 361
+ * histograms of 976 bytes, one extra of each so a full-hour span that starts
+ * mid-second or mid-slot still finds its first partial one; and 1441 minute
+ * buckets of 32 bytes), allocated once. Record and set calls are O(1); a gauge
+ * change after a gap of G seconds with a non-zero value writes
+ * min(G, WINDOW_SECONDS + 1) buckets. window_totals reads the span's buckets
+ * once (about 12 us for an hour); window_day_totals reads at most 1440
+ * minute buckets.
  */
 #ifndef INFERD_WINDOW_H
 #define INFERD_WINDOW_H
@@ -47,7 +61,8 @@
 #include "metrics/histogram.h"
 
 #define WINDOW_SECONDS      3600
-#define WINDOW_SLOT_SECONDS 10 /* latency histogram granularity */
+#define WINDOW_SLOT_SECONDS 10    /* latency histogram granularity */
+#define WINDOW_DAY_SECONDS  86400 /* reach of the per-minute counters */
 
 typedef enum {
     OUTCOME_SUCCESS,      /* 2xx */
@@ -114,6 +129,29 @@ void window_latency_histogram(const model_window_t *w, double now, double second
  * ending with the slot of now minus 6m slots (minute 0 includes the current
  * partial slot). minute_ago >= 60 (beyond the window) gives NAN. */
 double window_minute_percentile(const model_window_t *w, double now, unsigned minute_ago, double q);
+
+/* The merged latency histogram behind window_minute_percentile: the same
+ * six slots, so histogram_percentile(out, q) equals that call's answer.
+ * Empty for a minute without data or minute_ago >= 60. Minutes of several
+ * windows queried at the same `now` cover the same time, so they can be
+ * merged (histogram_merge) into a server-wide histogram of that minute. */
+void window_minute_histogram(const model_window_t *w, double now, unsigned minute_ago,
+                             histogram_t *out);
+
+/* How many of the last `minutes` minutes (more than 60 is read as 60), in
+ * the sense of window_minute_histogram (minute 0 the six slots ending with
+ * the current one, and so on), saw at least one finished request of any
+ * outcome. A minute whose only finishes were drops (or carried no valid
+ * latency) counts here but has an empty histogram. */
+unsigned window_active_minutes(const model_window_t *w, double now, unsigned minutes);
+
+/* Counters over the last `seconds` (1..WINDOW_DAY_SECONDS; more is clamped
+ * to WINDOW_DAY_SECONDS; <= 0 or NaN gives all zeros), by the per-minute
+ * rule above, from the day ring: arrivals, finished, successes,
+ * client_errors, server_errors, drops and timeouts. The latency, queue-wait
+ * and integral fields are zero. out->seconds is min(seconds, now - creation
+ * time) and may be 0. For spans of an hour or less window_totals is finer. */
+void window_day_totals(const model_window_t *w, double now, double seconds, window_totals_t *out);
 
 /* Time of the latest arrival, or a negative value if none yet. */
 double window_last_arrival(const model_window_t *w);

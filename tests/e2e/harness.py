@@ -96,6 +96,16 @@ def is_inferd_worker(pid):
     return len(argv) > 1 and argv[1] == b"worker" and pid_alive(pid)
 
 
+def process_state(pid):
+    """The one-letter state of pid from /proc (R, S, T, Z, ...), or None
+    when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return None
+
+
 def run_concurrently(functions, timeout=60.0):
     """Runs each function in its own thread, all released at once by a
     barrier; returns their results in order (re-raises the first error)."""
@@ -267,7 +277,8 @@ def http_request(method, path, body=None, headers=None, content_type="applicatio
 class Server:
     """One running `inferd serve`."""
 
-    def __init__(self, models=None, server=None, extra_args=(), config=True, autoscaler=None):
+    def __init__(self, models=None, server=None, extra_args=(), config=True, autoscaler=None,
+                 env=None, new_session=False):
         self.dir = tempfile.mkdtemp(prefix="inferd-test-")
         self.log_path = os.path.join(self.dir, "server.log")
         args = [BINARY, "serve", "--data-dir", os.path.join(self.dir, "data"),
@@ -283,8 +294,11 @@ class Server:
             args += ["--config", self.config_path]
         args += list(extra_args)
         self.log = open(self.log_path, "wb")
+        # new_session: the server leads its own process group (and session),
+        # so that a test can signal that group without reaching itself.
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env,
+                                     start_new_session=new_session)
         self.port = None
         self.worker_pids = set()
 

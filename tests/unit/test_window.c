@@ -11,6 +11,8 @@
 #include "metrics/window.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -701,5 +703,495 @@ Test(window, random_latencies_match_brute_force)
             }
         }
     }
+    window_free(w);
+}
+
+/* ---- the day: per-minute counters ---- */
+
+/* Minute m is [60m, 60m + 60); a span counts the minutes whose start lies in
+ * (now - seconds, now]. The day ring has 1441 entries, so minutes m and
+ * m + 1441 share one (for a window created at 0). */
+static const totals_case_t day_cases[] = {
+    /* start-up and the covered span */
+    {"nothing recorded", 0, {{END}}, 100000, 86400, {.seconds = 86400}},
+    {"near start-up the span is what has passed",
+     100.25,
+     {{END}},
+     5000.75,
+     86400,
+     {.seconds = 4900.5}},
+    {"more than a day asked is a day", 0, {{END}}, 200000, 1e6, {.seconds = 86400}},
+    {"no span asked, nothing answered", 0, {ARR(5), {END}}, 9, 0, {.seconds = 0}},
+    {"a NaN span, nothing answered", 0, {ARR(5), {END}}, 9, NAN, {.seconds = 0}},
+    {"the minute of creation counts from creation",
+     90.5,
+     {ARR(95), {END}},
+     200,
+     86400,
+     {.seconds = 109.5, .arrivals = 1}},
+
+    /* beyond the hour */
+    {"counts across the hour boundary",
+     0,
+     {ARR(100.5), ARR(2000), FIN(5000, OUTCOME_DROPPED, 0.5, -1), ARR(9000), {END}},
+     10000,
+     86400,
+     {.seconds = 10000, .arrivals = 3, .finished = 1, .drops = 1}},
+    {"twenty hours back",
+     0,
+     {ARR(1000), FIN(1000.5, OUTCOME_TIMEOUT, 30000, -1), ARR(73000), {END}},
+     73001,
+     86400,
+     {.seconds = 73001, .arrivals = 2, .finished = 1, .timeouts = 1}},
+    {"counters only: latencies, waits and integrals stay zero",
+     0,
+     {LD(9, 3, 1),
+      RP(9, 2, 1),
+      FIN(10.1, OUTCOME_SUCCESS, 10, 2),
+      FIN(10.2, OUTCOME_CLIENT_ERROR, 5, 0),
+      FIN(10.3, OUTCOME_SERVER_ERROR, 100, -1),
+      FIN(10.4, OUTCOME_DROPPED, 0.5, -1),
+      FIN(10.5, OUTCOME_TIMEOUT, 30000, -1),
+      {END}},
+     7200,
+     86400,
+     {.seconds = 7200,
+      .finished = 5,
+      .successes = 1,
+      .client_errors = 1,
+      .server_errors = 1,
+      .drops = 1,
+      .timeouts = 1}},
+
+    /* the per-minute rule */
+    {"the minute the span's start cuts is not counted",
+     0,
+     {ARR(410), ARR(420), ARR(999.9), {END}},
+     1000.5,
+     600,
+     {.seconds = 600, .arrivals = 2}},
+    {"an event at the query time counts",
+     0,
+     {ARR(600), {END}},
+     600,
+     60,
+     {.seconds = 60, .arrivals = 1}},
+    {"a span that does not reach the current minute's start counts nothing",
+     0,
+     {ARR(960), ARR(1019), {END}},
+     1019.5,
+     59,
+     {.seconds = 59}},
+    {"a span that reaches it counts the whole current minute",
+     0,
+     {ARR(960), ARR(1019), {END}},
+     1019.5,
+     60,
+     {.seconds = 60, .arrivals = 2}},
+
+    /* after a day: old minutes are gone, recycled entries show only new data */
+    {"the oldest whole minute of the day is still there",
+     0,
+     {ARR(100.5), {END}},
+     86459,
+     86400,
+     {.seconds = 86400, .arrivals = 1}},
+    {"a minute later it is gone", 0, {ARR(100.5), {END}}, 86460, 86400, {.seconds = 86400}},
+    {"a stale entry inside the span is not a ghost",
+     0,
+     {ARR(30), FIN(31, OUTCOME_SERVER_ERROR, 5, 1), {END}},
+     1441 * 60 + 30,
+     86400,
+     {.seconds = 86400}},
+    {"a recycled entry holds only its new minute",
+     0,
+     {ARR(30), ARR(31), ARR(1441 * 60 + 5), {END}},
+     1441 * 60 + 10,
+     86400,
+     {.seconds = 86400, .arrivals = 1}},
+    {"days later nothing is left",
+     0,
+     {ARR(10), FIN(10, OUTCOME_SUCCESS, 3, 0), ARR(50000), {END}},
+     300000,
+     86400,
+     {.seconds = 86400}},
+    {"a gap longer than a day, then new traffic",
+     0,
+     {ARR(100), FIN(101, OUTCOME_DROPPED, 0, -1), ARR(200000.5), {END}},
+     200001,
+     86400,
+     {.seconds = 86400, .arrivals = 1}},
+    {"a time going backwards is read as the latest",
+     0,
+     {ARR(1000), ARR(50), {END}},
+     500,
+     60,
+     {.seconds = 60, .arrivals = 2}},
+};
+
+Test(window, day_totals_table)
+{
+    for (size_t r = 0; r < sizeof(day_cases) / sizeof(day_cases[0]); r++) {
+        const totals_case_t *c = &day_cases[r];
+        model_window_t *w = window_new(c->created);
+        cr_assert_not_null(w);
+        run(w, c->steps);
+        window_totals_t got;
+        window_day_totals(w, c->now, c->seconds, &got);
+        expect_totals(c->name, &got, &c->want);
+        window_free(w);
+    }
+}
+
+/* Three and a half simulated days of traffic with quiet gaps up to a day
+ * and a half, queried as it goes: the day counters must match a brute-force
+ * count by the per-minute rule, and at second 59 of a minute (where the two
+ * rules select the same seconds) match window_totals on whole-minute spans. */
+Test(window, random_day_totals_match_brute_force)
+{
+    uint64_t st = 2024;
+    const double created = 5000 + 100 * next_unit(&st);
+    model_window_t *w = window_new(created);
+    size_t n = 0, cap = 1 << 16;
+    struct event {
+        double t;
+        int kind; /* -1 arrival, else a request_outcome_t */
+    } *ev = malloc(cap * sizeof(*ev));
+    cr_assert_not_null(ev);
+    double t = created;
+    int queries = 0, agreements = 0;
+    while (t < created + 3.5 * 86400) {
+        /* Quiet for a day and a half, later for eight hours; else seconds. */
+        t += n == 15000 ? 130000 : n == 30000 ? 30000 : 6 * next_unit(&st);
+        int kind = (int)(next_u64(&st) % 7) - 1;
+        if (kind > OUTCOME_TIMEOUT)
+            kind = -1;
+        if (kind < 0)
+            window_record_arrival(w, t);
+        else
+            window_record_finish(w, t, (request_outcome_t)kind, 10, 1);
+        if (n == cap) {
+            cap *= 2;
+            ev = realloc(ev, cap * sizeof(*ev));
+            cr_assert_not_null(ev);
+        }
+        ev[n].t = t;
+        ev[n].kind = kind;
+        n++;
+        if (n % 97 != 0)
+            continue;
+        double now = next_u64(&st) % 2 ? t + 100 * next_unit(&st) : 60 * floor(t / 60) + 59.5;
+        if (now < t)
+            now += 60;
+        double spans[] = {86400, 1 + 86399 * next_unit(&st), 3600,
+                          60 * (double)(1 + next_u64(&st) % 60),
+                          60 * (double)(1 + next_u64(&st) % 1440)};
+        for (size_t k = 0; k < sizeof(spans) / sizeof(spans[0]); k++) {
+            double s = spans[k];
+            window_totals_t got, want = {.seconds = now - created < s ? now - created : s};
+            window_day_totals(w, now, s, &got);
+            for (size_t i = n; i-- > 0;) {
+                if (60 * floor(ev[i].t / 60) <= now - s)
+                    break;
+                switch (ev[i].kind) {
+                case -1:
+                    want.arrivals++;
+                    continue;
+                case OUTCOME_SUCCESS:
+                    want.successes++;
+                    break;
+                case OUTCOME_CLIENT_ERROR:
+                    want.client_errors++;
+                    break;
+                case OUTCOME_SERVER_ERROR:
+                    want.server_errors++;
+                    break;
+                case OUTCOME_DROPPED:
+                    want.drops++;
+                    break;
+                case OUTCOME_TIMEOUT:
+                    want.timeouts++;
+                    break;
+                }
+                want.finished++;
+            }
+            char name[96];
+            snprintf(name, sizeof(name), "now %.3f span %.3f", now, s);
+            expect_totals(name, &got, &want);
+            queries++;
+            if (fmod(now, 60) == 59.5 && s <= 3600 && fmod(s, 60) == 0) {
+                window_totals_t hour;
+                window_totals(w, now, s, &hour);
+                memset(&hour.latency_sum_ms, 0,
+                       sizeof(hour) - offsetof(window_totals_t, latency_sum_ms));
+                snprintf(name, sizeof(name), "hour rule, now %.3f span %.0f", now, s);
+                expect_totals(name, &got, &hour);
+                agreements++;
+            }
+        }
+    }
+    cr_expect(queries > 1000, "only %d queries", queries);
+    cr_expect(agreements > 200, "only %d comparisons with window_totals", agreements);
+    window_free(w);
+    free(ev);
+}
+
+/* ---- minute histograms and active minutes ---- */
+
+static void expect_same_histogram(const char *name, const histogram_t *got, const histogram_t *want)
+{
+    cr_expect_eq(got->total, want->total, "%s: total %llu, want %llu", name,
+                 (unsigned long long)got->total, (unsigned long long)want->total);
+    cr_expect(memcmp(got->counts, want->counts, sizeof(got->counts)) == 0,
+              "%s: bucket counts differ", name);
+    cr_expect(near(got->sum_ms, want->sum_ms), "%s: sum %.9g, want %.9g", name, got->sum_ms,
+              want->sum_ms);
+}
+
+Test(window, minute_histograms)
+{
+    static const struct {
+        const char *name;
+        unsigned minute_ago;
+        uint64_t total;
+        double mean; /* NAN: empty */
+    } rows[] = {
+        {"this minute: 99 x 10 ms and the 500 ms error, not the drop", 0, 100, 14.9},
+        {"minute 1", 1, 50, 100},
+        {"minute 2 had no traffic", 2, 0, NAN},
+        {"minute 3", 3, 50, 1000},
+        {"minute 59: inside the window, empty", 59, 0, NAN},
+        {"minute 60 is beyond the window", 60, 0, NAN},
+        {"far beyond", 100000, 0, NAN},
+    };
+    static const double qs[] = {0, 0.5, 0.95, 0.99, 1};
+    model_window_t *w = latency_fixture();
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        histogram_t h;
+        memset(&h, 0xff, sizeof(h)); /* the call must reset it */
+        window_minute_histogram(w, 1005, rows[r].minute_ago, &h);
+        cr_expect_eq(h.total, rows[r].total, "%s: total %llu, want %llu", rows[r].name,
+                     (unsigned long long)h.total, (unsigned long long)rows[r].total);
+        double mean = histogram_mean(&h);
+        cr_expect(isnan(rows[r].mean) ? isnan(mean) : near(mean, rows[r].mean),
+                  "%s: mean %g, want %g", rows[r].name, mean, rows[r].mean);
+        for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+            double a = histogram_percentile(&h, qs[i]);
+            double b = window_minute_percentile(w, 1005, rows[r].minute_ago, qs[i]);
+            cr_expect((isnan(a) && isnan(b)) || a == b, "%s: q %g from the histogram %g, direct %g",
+                      rows[r].name, qs[i], a, b);
+        }
+    }
+
+    /* Minutes 0..k are the slots 95 - 6k .. 100, which a span of 54.5 + 60k s
+     * from 1005 overlaps exactly: merging them gives that span's histogram. */
+    histogram_t merged, span;
+    histogram_reset(&merged);
+    for (unsigned k = 0; k < 60; k++) {
+        histogram_t h;
+        window_minute_histogram(w, 1005, k, &h);
+        histogram_merge(&merged, &h);
+        window_latency_histogram(w, 1005, 54.5 + 60 * k, &span);
+        char name[64];
+        snprintf(name, sizeof(name), "minutes 0..%u", k);
+        expect_same_histogram(name, &merged, &span);
+    }
+    window_free(w);
+}
+
+/* The slot index of a time, as the window numbers them. */
+static long slot_of(double t)
+{
+    return (long)floor(floor(t) / 10);
+}
+
+/* Two models with random traffic (one with drops and unmeasured finishes)
+ * over a few hours with quiet gaps: each minute's histogram, and the two
+ * merged into a server-wide minute, must equal the histogram of the samples
+ * in that minute's slots, and the active minutes the minutes with finishes. */
+Test(window, random_minute_histograms_and_active_minutes_match_brute_force)
+{
+    enum { N = 30000 };
+    static struct sample {
+        double t, latency;
+        int model, outcome;
+    } s[N];
+    uint64_t st = 99;
+    model_window_t *w[2] = {window_new(0), window_new(3.7)};
+    cr_assert(w[0] && w[1]);
+    double t = 10;
+    int checks = 0;
+    for (size_t n = 0; n < N;) {
+        t += 1.5 * next_unit(&st) + (next_unit(&st) < 0.003 ? 30 + 4000 * next_unit(&st) : 0);
+        struct sample *x = &s[n++];
+        x->t = t;
+        x->model = (int)(next_u64(&st) % 2);
+        x->latency = next_unit(&st) < 0.8 ? 5 + 30 * next_unit(&st) : 100 + 3000 * next_unit(&st);
+        x->outcome = OUTCOME_SUCCESS;
+        if (x->model == 1) {
+            double u = next_unit(&st);
+            if (u < 0.3)
+                x->outcome = OUTCOME_DROPPED;
+            else if (u < 0.4)
+                x->latency = next_unit(&st) < 0.5 ? -1 : NAN;
+        }
+        window_record_finish(w[x->model], t, (request_outcome_t)x->outcome, x->latency, -1);
+        if (n % 1499 != 0)
+            continue;
+
+        double now = t + 20 * next_unit(&st);
+        long j_now = slot_of(now);
+        histogram_t want[2][61], want_all[61];
+        bool active[2][61] = {{false}};
+        for (int m = 0; m <= 60; m++) {
+            histogram_reset(&want[0][m]);
+            histogram_reset(&want[1][m]);
+            histogram_reset(&want_all[m]);
+        }
+        for (size_t i = 0; i < n; i++) {
+            long back = j_now - slot_of(s[i].t);
+            if (back < 0 || back >= 360) /* 60 minutes of six slots */
+                continue;
+            int m = (int)(back / 6);
+            active[s[i].model][m] = true;
+            if (s[i].outcome != OUTCOME_DROPPED && s[i].latency >= 0) {
+                histogram_add(&want[s[i].model][m], s[i].latency);
+                histogram_add(&want_all[m], s[i].latency);
+            }
+        }
+        unsigned want_active[2] = {0, 0};
+        for (unsigned m = 0; m <= 60; m++) {
+            histogram_t got[2], all;
+            histogram_reset(&all);
+            for (int k = 0; k < 2; k++) {
+                window_minute_histogram(w[k], now, m, &got[k]);
+                histogram_merge(&all, &got[k]);
+                char name[80];
+                snprintf(name, sizeof(name), "model %d, now %.3f, minute %u", k, now, m);
+                expect_same_histogram(name, &got[k], &want[k][m]);
+                /* Minutes 1..m precede the current one: compare the prefix. */
+                cr_expect_eq(window_active_minutes(w[k], now, m), want_active[k],
+                             "%s: %u active of the last %u, want %u", name,
+                             window_active_minutes(w[k], now, m), m, want_active[k]);
+                if (m < 60 && active[k][m])
+                    want_active[k]++;
+            }
+            char name[64];
+            snprintf(name, sizeof(name), "both models, now %.3f, minute %u", now, m);
+            expect_same_histogram(name, &all, &want_all[m]);
+            double p95 = histogram_percentile(&all, 0.95),
+                   want_p95 = histogram_percentile(&want_all[m], 0.95);
+            cr_expect((isnan(p95) && isnan(want_p95)) || p95 == want_p95, "%s: p95 %g, want %g",
+                      name, p95, want_p95);
+        }
+        /* Model 0 always has a latency: active minutes are the non-empty histograms. */
+        unsigned nonempty = 0;
+        for (unsigned m = 0; m < 60; m++)
+            nonempty += want[0][m].total > 0;
+        cr_expect_eq(window_active_minutes(w[0], now, 60), nonempty);
+        checks++;
+    }
+    cr_expect(checks >= 20, "only %d checks", checks);
+    window_free(w[0]);
+    window_free(w[1]);
+}
+
+Test(window, active_minutes)
+{
+    /* At 1005 minute m is [950 - 60m, 1010 - 60m); at 5005 minute 59 is
+     * [1410, 1470). Seconds 100 and 3701 share an entry of the second ring. */
+    static const struct {
+        const char *name;
+        step_t steps[8];
+        double now;
+        unsigned minutes;
+        unsigned want;
+    } rows[] = {
+        {"nothing yet", {{END}}, 1005, 60, 0},
+        {"minutes 0, 1 and 3",
+         {FIN(771, OUTCOME_SUCCESS, 5, 0),
+          FIN(891, OUTCOME_SUCCESS, 5, 0),
+          FIN(951, OUTCOME_SUCCESS, 5, 0),
+          FIN(1001, OUTCOME_SUCCESS, 5, 0),
+          {END}},
+         1005,
+         60,
+         3},
+        {"the last two of them",
+         {FIN(771, OUTCOME_SUCCESS, 5, 0),
+          FIN(891, OUTCOME_SUCCESS, 5, 0),
+          FIN(951, OUTCOME_SUCCESS, 5, 0),
+          FIN(1001, OUTCOME_SUCCESS, 5, 0),
+          {END}},
+         1005,
+         2,
+         2},
+        {"none of them asked",
+         {FIN(771, OUTCOME_SUCCESS, 5, 0), FIN(1001, OUTCOME_SUCCESS, 5, 0), {END}},
+         1005,
+         0,
+         0},
+        {"arrivals alone are not finished requests", {ARR(1000), ARR(1004), {END}}, 1005, 60, 0},
+        {"a minute of drops counts", {FIN(1000, OUTCOME_DROPPED, 0.5, -1), {END}}, 1005, 60, 1},
+        {"a finish without a latency counts",
+         {FIN(1000, OUTCOME_SUCCESS, -1, -1), {END}},
+         1005,
+         60,
+         1},
+        {"minute 0 begins with its first slot",
+         {FIN(950, OUTCOME_SUCCESS, 5, 0), {END}},
+         1005,
+         1,
+         1},
+        {"just before it is minute 1", {FIN(949.9, OUTCOME_SUCCESS, 5, 0), {END}}, 1005, 1, 0},
+        {"which two minutes include", {FIN(949.9, OUTCOME_SUCCESS, 5, 0), {END}}, 1005, 2, 1},
+        {"minute 59 is in the hour", {FIN(1410, OUTCOME_SUCCESS, 5, 0), {END}}, 5005, 60, 1},
+        {"but not in the last 59 minutes", {FIN(1410, OUTCOME_SUCCESS, 5, 0), {END}}, 5005, 59, 0},
+        {"minute 60 is not", {FIN(1409.9, OUTCOME_SUCCESS, 5, 0), {END}}, 5005, 60, 0},
+        {"more than 60 asked is 60",
+         {FIN(1409.9, OUTCOME_SUCCESS, 5, 0), FIN(1410, OUTCOME_SUCCESS, 5, 0), {END}},
+         5005,
+         1000,
+         1},
+        {"an hour later a stale second bucket is not a ghost",
+         {FIN(100.5, OUTCOME_SUCCESS, 5, 0), {END}},
+         3701.5,
+         60,
+         0},
+        {"a recycled second bucket holding only an arrival",
+         {FIN(100.5, OUTCOME_SUCCESS, 5, 0), ARR(3701.2), {END}},
+         3701.5,
+         60,
+         0},
+        {"a recycled second bucket finished anew",
+         {FIN(100.5, OUTCOME_SUCCESS, 5, 0), FIN(3701.2, OUTCOME_SUCCESS, 5, 0), {END}},
+         3701.5,
+         60,
+         1},
+        {"a time going backwards is read as the latest",
+         {FIN(1000, OUTCOME_SUCCESS, 5, 0), FIN(900, OUTCOME_SUCCESS, 5, 0), {END}},
+         1005,
+         60,
+         1},
+        {"an earlier query time is read as the latest",
+         {FIN(1000, OUTCOME_SUCCESS, 5, 0), {END}},
+         100,
+         1,
+         1},
+    };
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        model_window_t *w = window_new(0);
+        run(w, rows[r].steps);
+        unsigned got = window_active_minutes(w, rows[r].now, rows[r].minutes);
+        cr_expect_eq(got, rows[r].want, "%s: %u, want %u", rows[r].name, got, rows[r].want);
+        window_free(w);
+    }
+
+    /* A finish every 30 s for two hours: every minute of the hour is active. */
+    model_window_t *w = window_new(0);
+    for (int i = 0; i < 240; i++)
+        window_record_finish(w, 30.0 * i, OUTCOME_SUCCESS, 5, 0);
+    cr_expect_eq(window_active_minutes(w, 7200.5, 60), 60);
+    cr_expect_eq(window_active_minutes(w, 7200.5, 5), 5);
     window_free(w);
 }

@@ -1,0 +1,524 @@
+/* controller.c - the autoscaler's clock: it samples, decides and applies.
+ *
+ * Two timers. The collection timer hands the replica pids to the collector
+ * (which reads /proc on the thread pool) and files the results with the
+ * pools. The decision timer builds each model's policy input from its
+ * metrics window and the latest sample, asks the policy, and applies the
+ * answer within what the policy does not know about: cooldowns,
+ * max_concurrent_model_loads and available memory. A request arriving at
+ * zero replicas is the pool's business (a cold start) and never waits for
+ * this clock or its cooldowns.
+ */
+#include "autoscaler/internal.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_PIDS COLLECTOR_MAX_PIDS
+
+double autoscaler_mono_now(void)
+{
+    return (double)uv_hrtime() / 1e9;
+}
+
+double autoscaler_unix_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+model_state_t *autoscaler_model_state(autoscaler_t *a, const pool_t *pool)
+{
+    for (size_t i = 0; i < a->n_models; i++)
+        if (a->models[i].pool == pool)
+            return &a->models[i];
+    return NULL;
+}
+
+static void ring_push(double *ring, size_t *n, size_t cap, double value)
+{
+    ring[*n % cap] = value;
+    (*n)++;
+}
+
+static unsigned ring_count_since(const double *ring, size_t n, size_t cap, double since)
+{
+    unsigned count = 0;
+    size_t kept = n < cap ? n : cap;
+    for (size_t i = 0; i < kept; i++)
+        count += ring[i] >= since;
+    return count;
+}
+
+/* ---- metrics of one model ---- */
+
+typedef struct model_metrics {
+    double concurrency_stable;
+    double concurrency_panic;
+    double p95_ms;
+    double queue_length;
+    double cpu_percent;
+    double requests_per_minute;
+    double queued_mean;
+} model_metrics_t;
+
+static double mean_concurrency(const model_window_t *w, double now, double seconds)
+{
+    window_totals_t t;
+    window_totals(w, now, seconds, &t);
+    return t.seconds > 0 ? t.concurrency_seconds / t.seconds : 0;
+}
+
+static void measure_model(autoscaler_t *a, pool_t *pool, double now, model_metrics_t *m)
+{
+    const model_window_t *w = pool_window(pool);
+    pool_counts_t c;
+    pool_get_counts(pool, &c);
+    window_totals_t minute;
+    window_totals(w, now, 60, &minute);
+    window_totals_t stable;
+    window_totals(w, now, a->cfg.reactive.stable_window_seconds, &stable);
+    m->queued_mean = stable.seconds > 0 ? stable.queued_seconds / stable.seconds : 0;
+    m->concurrency_stable = mean_concurrency(w, now, a->cfg.reactive.stable_window_seconds);
+    m->concurrency_panic = mean_concurrency(w, now, a->cfg.reactive.panic_window_seconds);
+    m->p95_ms = window_latency_percentile(w, now, a->cfg.reactive.stable_window_seconds, 0.95);
+    m->queue_length = (double)c.queued;
+    m->cpu_percent = pool_replica_cpu_percent(pool);
+    m->requests_per_minute = (double)minute.arrivals;
+}
+
+static json_t *number_or_null(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+json_t *autoscaler_model_metrics(autoscaler_t *a, pool_t *pool)
+{
+    model_metrics_t m;
+    measure_model(a, pool, autoscaler_mono_now(), &m);
+    pool_counts_t c;
+    pool_get_counts(pool, &c);
+    double memory = a->have_system ? a->system.memory_percent : NAN;
+    return json_pack("{s:o, s:o, s:I, s:o, s:f, s:f, s:i, s:i}", "cpu_usage_percent",
+                     number_or_null(m.cpu_percent), "memory_usage_percent", number_or_null(memory),
+                     "queue_length", (json_int_t)c.queued, "response_time_ms",
+                     number_or_null(m.p95_ms), "concurrency", m.concurrency_stable,
+                     "requests_per_minute", m.requests_per_minute, "ready_replicas", c.ready,
+                     "starting_replicas", c.starting);
+}
+
+/* The model's replicas' resident memory as a share of the machine's. */
+static double model_memory_percent(autoscaler_t *a, pool_t *pool)
+{
+    if (!a->have_system || !(a->system.memory_total_mb > 0))
+        return NAN;
+    pool_counts_t c;
+    pool_get_counts(pool, &c);
+    return 100.0 * pool_replica_memory_mb(pool) * (c.ready + c.starting) /
+           a->system.memory_total_mb;
+}
+
+/* ---- collection ---- */
+
+static void on_collected(const system_sample_t *sys, const process_sample_t *procs, size_t n,
+                         void *ctx)
+{
+    autoscaler_t *a = ctx;
+    a->system = *sys;
+    a->have_system = true;
+    a->last_collection_unix = autoscaler_unix_now();
+    for (size_t i = 0; i < n; i++) {
+        if (!procs[i].alive)
+            continue;
+        for (size_t m = 0; m < a->n_models; m++)
+            pool_note_replica_sample(a->models[m].pool, procs[i].pid, procs[i].cpu_percent,
+                                     procs[i].rss_mb);
+    }
+}
+
+static void on_collect_tick(uv_timer_t *timer)
+{
+    autoscaler_t *a = timer->data;
+    int pids[MAX_PIDS];
+    size_t n = 0;
+    for (size_t m = 0; m < a->n_models && n < MAX_PIDS; m++)
+        n += pool_replica_pids(a->models[m].pool, pids + n, MAX_PIDS - n);
+    /* -1 means the previous collection is still running: skip a beat. */
+    collector_collect(a->collector, pids, n, on_collected, a);
+}
+
+/* ---- applying a decision ---- */
+
+static int loads_in_progress(autoscaler_t *a)
+{
+    int loading = 0;
+    for (size_t m = 0; m < a->n_models; m++) {
+        pool_counts_t c;
+        pool_get_counts(a->models[m].pool, &c);
+        loading += c.starting;
+    }
+    return loading;
+}
+
+/* How many of `want` new replicas of pool fit in available memory; records
+ * a scaling_failed event when not all do. */
+static int admit_by_memory(autoscaler_t *a, pool_t *pool, int current, int want,
+                           const char *trigger)
+{
+    double per_replica = pool_replica_memory_mb(pool);
+    if (!(per_replica > 0) || !a->have_system || isnan(a->system.memory_available_mb))
+        return want;
+    int fit = (int)floor(a->system.memory_available_mb / per_replica);
+    if (fit >= want)
+        return want;
+    if (fit < 0)
+        fit = 0;
+    json_t *details =
+        json_pack("{s:s, s:f, s:f, s:f, s:i, s:i}", "failure_reason", "resource_constraint",
+                  "required_memory_mb", per_replica * want, "available_memory_mb",
+                  a->system.memory_available_mb, "per_replica_memory_mb", per_replica,
+                  "replicas_wanted", want, "replicas_admitted", fit);
+    op_record_incident(a, pool, "scaling_failed", trigger, current, current + want, details);
+    log_warn("autoscaler", "memory admits fewer replicas model=%s wanted=%d admitted=%d",
+             pool_name(pool), want, fit);
+    return fit;
+}
+
+/* The scale-up cooldown keeps the autoscaler from stacking decisions on
+ * replicas it has not seen work yet. It does not hold back a panic (that is
+ * what panic mode is for), nor the rest of a growth that was capped by
+ * max_concurrent_model_loads or memory, which is one decision carried out
+ * in steps. */
+static bool growth_on_cooldown(autoscaler_t *a, const model_state_t *ms, int current, int desired,
+                               double now)
+{
+    if (current == 0 || ms->last.panicking)
+        return false;
+    if (ms->capped_growth_target >= desired)
+        return false;
+    return now - ms->last_scale_up < a->cfg.cooldowns.scale_up_cooldown_seconds;
+}
+
+static void apply_growth(autoscaler_t *a, model_state_t *ms, int current, int desired, double now)
+{
+    if (growth_on_cooldown(a, ms, current, desired, now))
+        return;
+    int room = a->cfg.model_management.max_concurrent_model_loads - loads_in_progress(a);
+    int add = desired - current;
+    if (add > room)
+        add = room;
+    if (add <= 0)
+        return;
+    add = admit_by_memory(a, ms->pool, current, add, ms->last.trigger);
+    if (add <= 0)
+        return;
+    ms->capped_growth_target = current + add < desired ? desired : 0;
+    operation_t *op = op_begin(a, "scale_up", ms->last.trigger, ms->last.reason, false);
+    op_add_entry(a, op, ms->pool, "scale_up", current, current + add,
+                 pool_replica_memory_mb(ms->pool) * add);
+    pool_resize(ms->pool, current + add);
+    ms->last_scale_up = ms->last_change = now;
+}
+
+static void apply_shrink(autoscaler_t *a, model_state_t *ms, int current, int desired, double now)
+{
+    bool to_zero = desired == 0;
+    double cooldown = to_zero ? a->cfg.cooldowns.zero_scale_cooldown_seconds
+                              : a->cfg.cooldowns.scale_down_cooldown_seconds;
+    double since = to_zero ? fmax(ms->last_scale_up, ms->last_cold_start) : ms->last_change;
+    if (now - since < cooldown)
+        return;
+    const char *type = to_zero ? "zero_scale" : "scale_down";
+    operation_t *op = op_begin(a, type, ms->last.trigger, ms->last.reason, false);
+    op_add_entry(a, op, ms->pool, type, current, desired, 0);
+    pool_resize(ms->pool, desired);
+    ms->last_scale_down = ms->last_change = now;
+}
+
+static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
+{
+    pool_t *pool = ms->pool;
+    const model_config_t *mc = pool_model(pool);
+    pool_counts_t c;
+    pool_get_counts(pool, &c);
+    model_metrics_t m;
+    measure_model(a, pool, now, &m);
+    const model_window_t *w = pool_window(pool);
+    policy_input_t in = {
+        .now = now,
+        .started_at = a->started_mono,
+        .current_replicas = c.starting + c.ready,
+        .floor_replicas = config_floor_replicas(mc),
+        .max_replicas = mc->max_replicas,
+        .target_concurrency = mc->target_concurrency > 0 ? mc->target_concurrency
+                                                         : a->cfg.reactive.target_concurrency,
+        .concurrency_stable = m.concurrency_stable,
+        .concurrency_panic = m.concurrency_panic,
+        .replica_cpu_percent = m.cpu_percent,
+        .memory_percent = a->have_system ? a->system.memory_percent : NAN,
+        .model_memory_percent = model_memory_percent(a, pool),
+        .queued_mean = m.queued_mean,
+        .gpu_percent = a->have_system ? a->system.gpu_percent : NAN,
+        .queue_length = m.queue_length,
+        .p95_ms = m.p95_ms,
+        .last_arrival = window_last_arrival(w),
+        .last_busy = window_last_busy(w, now),
+    };
+    policy_decide(&in, &a->cfg, &ms->policy, &ms->last);
+    ms->decided = true;
+    ring_push(a->decisions, &a->n_decisions, DECISION_RING, now);
+    /* A pool that is still on its way to an earlier count is left alone:
+     * deciding again before it gets there would count the same load twice. */
+    if (c.desired != c.starting + c.ready || c.draining > 0)
+        return;
+    if (ms->last.desired > in.current_replicas)
+        apply_growth(a, ms, in.current_replicas, ms->last.desired, now);
+    else if (ms->last.desired < in.current_replicas)
+        apply_shrink(a, ms, in.current_replicas, ms->last.desired, now);
+}
+
+static void on_decide_tick(uv_timer_t *timer)
+{
+    autoscaler_t *a = timer->data;
+    double now = autoscaler_mono_now();
+    a->last_decision_unix = autoscaler_unix_now();
+    op_check_all(a);
+    op_write_due_outcomes(a);
+    if (!a->cfg.enabled)
+        return;
+    for (size_t i = 0; i < a->n_models; i++)
+        decide_model(a, &a->models[i], now);
+}
+
+/* ---- pool events ---- */
+
+static const char *failure_reason_of(replica_exit_t why)
+{
+    return why == REPLICA_EXIT_LOAD_TIMEOUT ? "timeout" : "backend_error";
+}
+
+static void on_replica_ended(autoscaler_t *a, pool_t *pool, model_state_t *ms,
+                             const pool_event_t *ev)
+{
+    if (ev->why == REPLICA_EXIT_CLEAN)
+        return;
+    pool_counts_t c;
+    pool_get_counts(pool, &c);
+    int now_count = c.starting + c.ready;
+    bool load = ev->why == REPLICA_EXIT_LOAD_FAILED || ev->why == REPLICA_EXIT_LOAD_TIMEOUT;
+    json_t *details = json_pack("{s:s, s:s, s:I, s:s}", "failure_reason",
+                                load ? failure_reason_of(ev->why) : "crashed", "message",
+                                ev->detail ? ev->detail : "", "replica", (json_int_t)ev->replica_id,
+                                "exit", replica_exit_name(ev->why));
+    if (ms)
+        ms->consecutive_failures++;
+    if (load) {
+        ring_push(a->load_failed, &a->n_load_failed, LOAD_RING, autoscaler_unix_now());
+        a->last_load_failure_unix = autoscaler_unix_now();
+        a->last_start_succeeded = 0;
+        op_note_load_failure(a, pool, failure_reason_of(ev->why), ev->detail);
+        op_record_incident(a, pool, "model_load_failed", replica_exit_name(ev->why), now_count + 1,
+                           now_count, details);
+    } else {
+        op_record_incident(a, pool, "replica_crashed", replica_exit_name(ev->why), now_count + 1,
+                           now_count, details);
+    }
+}
+
+static void on_pool_event(pool_t *pool, const pool_event_t *ev, void *ctx)
+{
+    autoscaler_t *a = ctx;
+    model_state_t *ms = autoscaler_model_state(a, pool);
+    switch (ev->type) {
+    case POOL_EVENT_COLD_START: {
+        operation_t *op = op_begin(a, "cold_start", "request", "a request found no replica", false);
+        op_add_entry(a, op, pool, "cold_start", 0, 1, pool_replica_memory_mb(pool));
+        /* A cold start holds back zero-scaling and shrinking, never growth:
+         * a burst that arrives at zero must be able to grow at once. */
+        if (ms)
+            ms->last_cold_start = ms->last_change = autoscaler_mono_now();
+        break;
+    }
+    case POOL_EVENT_REPLICA_READY:
+        ring_push(a->load_ok, &a->n_load_ok, LOAD_RING, autoscaler_unix_now());
+        a->last_start_succeeded = 1;
+        if (ms)
+            ms->consecutive_failures = 0;
+        break;
+    case POOL_EVENT_REPLICA_ENDED:
+        on_replica_ended(a, pool, ms, ev);
+        break;
+    }
+    op_check_all(a);
+}
+
+/* ---- lifecycle ---- */
+
+autoscaler_t *autoscaler_new(uv_loop_t *loop, const inferd_config_t *cfg, dispatch_t *dispatch,
+                             store_t *store)
+{
+    autoscaler_t *a = xcalloc(1, sizeof(*a));
+    a->loop = loop;
+    a->cfg = cfg->autoscaler;
+    a->dispatch = dispatch;
+    a->store = store;
+    a->collector = collector_new(loop, cfg->server.data_dir);
+    a->started_unix = autoscaler_unix_now();
+    a->started_mono = autoscaler_mono_now();
+    a->last_decision_unix = NAN;
+    a->last_collection_unix = NAN;
+    a->last_load_failure_unix = NAN;
+    a->last_start_succeeded = -1;
+    a->n_models = dispatch_pool_count(dispatch);
+    a->models = xcalloc(a->n_models ? a->n_models : 1, sizeof(model_state_t));
+    for (size_t i = 0; i < a->n_models; i++) {
+        model_state_t *ms = &a->models[i];
+        ms->pool = dispatch_pool_at(dispatch, i);
+        policy_state_init(&ms->policy);
+        ms->last.trigger = "none";
+        ms->last_scale_up = ms->last_scale_down = ms->last_change = -INFINITY;
+        ms->last_cold_start = -INFINITY;
+    }
+    uv_timer_init(loop, &a->collect_timer);
+    uv_timer_init(loop, &a->decide_timer);
+    a->collect_timer.data = a->decide_timer.data = a;
+    a->open_handles = 2;
+    dispatch_set_observer(dispatch, on_pool_event, a);
+    return a;
+}
+
+static uint64_t ms_of(double seconds)
+{
+    return (uint64_t)(seconds * 1000.0);
+}
+
+void autoscaler_start(autoscaler_t *a)
+{
+    uv_timer_start(&a->collect_timer, on_collect_tick, 0,
+                   ms_of(a->cfg.timing.metrics_collection_interval_seconds));
+    uv_timer_start(&a->decide_timer, on_decide_tick, ms_of(a->cfg.timing.decision_interval_seconds),
+                   ms_of(a->cfg.timing.decision_interval_seconds));
+    log_info("autoscaler", "started enabled=%s strategy=%s decision_interval_s=%g collection_s=%g",
+             a->cfg.enabled ? "true" : "false", config_strategy_name(a->cfg.scaling_strategy),
+             a->cfg.timing.decision_interval_seconds,
+             a->cfg.timing.metrics_collection_interval_seconds);
+}
+
+void autoscaler_stop(autoscaler_t *a)
+{
+    a->stopped = true;
+    uv_timer_stop(&a->collect_timer);
+    uv_timer_stop(&a->decide_timer);
+    dispatch_set_observer(a->dispatch, NULL, NULL);
+}
+
+static void on_closed(uv_handle_t *handle)
+{
+    autoscaler_t *a = handle->data;
+    if (--a->open_handles > 0)
+        return;
+    free(a->models);
+    free(a);
+}
+
+void autoscaler_free(autoscaler_t *a)
+{
+    if (!a)
+        return;
+    collector_free(a->collector);
+    uv_close((uv_handle_t *)&a->collect_timer, on_closed);
+    uv_close((uv_handle_t *)&a->decide_timer, on_closed);
+}
+
+const autoscaler_config_t *autoscaler_config(const autoscaler_t *a)
+{
+    return &a->cfg;
+}
+
+store_t *autoscaler_store(const autoscaler_t *a)
+{
+    return a->store;
+}
+
+/* ---- views ---- */
+
+void autoscaler_get_status(const autoscaler_t *a, autoscaler_status_t *out)
+{
+    double day_ago = autoscaler_unix_now() - 86400.0;
+    memset(out, 0, sizeof(*out));
+    out->started_at = a->started_unix;
+    out->last_decision_at = a->last_decision_unix;
+    out->last_collection_at = a->last_collection_unix;
+    out->data_points = collector_samples(a->collector);
+    out->decisions_last_minute =
+        ring_count_since(a->decisions, a->n_decisions, DECISION_RING, autoscaler_mono_now() - 60.0);
+    out->scaling_in_progress = op_any_in_progress(a);
+    out->have_system = a->have_system;
+    out->system = a->system;
+    out->collection_cost_us = collector_last_cost_us(a->collector);
+    out->loads_succeeded_24h = ring_count_since(a->load_ok, a->n_load_ok, LOAD_RING, day_ago);
+    out->loads_failed_24h = ring_count_since(a->load_failed, a->n_load_failed, LOAD_RING, day_ago);
+    out->last_load_failure_at = a->last_load_failure_unix;
+    out->last_start_succeeded = a->last_start_succeeded;
+    for (size_t i = 0; i < a->n_models; i++)
+        out->crash_looping |= a->models[i].consecutive_failures >= 3;
+}
+
+void autoscaler_model_view(const autoscaler_t *a, const pool_t *pool, autoscaler_model_view_t *out)
+{
+    const model_state_t *ms = autoscaler_model_state((autoscaler_t *)a, pool);
+    pool_counts_t c;
+    pool_get_counts(pool, &c);
+    out->target = c.desired;
+    out->trigger = ms && ms->decided ? ms->last.trigger : "none";
+    out->reason = ms && ms->decided ? ms->last.reason : "";
+    out->panicking = ms && ms->last.panicking;
+    out->auto_managed = !pool_model(pool)->always_loaded;
+}
+
+static int direction_of(const char *type)
+{
+    if (strcmp(type, "scale_up") == 0)
+        return 1;
+    return strcmp(type, "scale_down") == 0 || strcmp(type, "zero_scale") == 0 ? -1 : 0;
+}
+
+double autoscaler_accuracy_percent(const autoscaler_t *a)
+{
+    static const char *const types[] = {"scale_up", "scale_down", "zero_scale", NULL};
+    json_t *events = store_list_events(a->store, autoscaler_unix_now() - 86400.0, types, 1000);
+    if (!events)
+        return NAN;
+    size_t n = json_array_size(events), decisions = 0, reversed = 0;
+    /* Newest first: an automatic event is reversed when a later event of the
+     * same model goes the other way within the scale-down cooldown. */
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(events, i);
+        if (strcmp(json_string_value(json_object_get(e, "trigger")), "manual") == 0)
+            continue;
+        decisions++;
+        double t = json_number_value(json_object_get(e, "timestamp_unix"));
+        int dir = direction_of(json_string_value(json_object_get(e, "type")));
+        const char *model = json_string_value(json_object_get(e, "model"));
+        for (size_t j = i; j-- > 0;) {
+            json_t *later = json_array_get(events, j);
+            double lt = json_number_value(json_object_get(later, "timestamp_unix"));
+            if (lt - t > a->cfg.cooldowns.scale_down_cooldown_seconds)
+                break;
+            const char *lm = json_string_value(json_object_get(later, "model"));
+            if (lm && model && strcmp(lm, model) == 0 &&
+                direction_of(json_string_value(json_object_get(later, "type"))) == -dir) {
+                reversed++;
+                break;
+            }
+        }
+    }
+    json_decref(events);
+    return decisions ? 100.0 * (double)(decisions - reversed) / (double)decisions : NAN;
+}

@@ -1,0 +1,815 @@
+/* test_policy.c - the reactive scaling policy, as tables.
+ *
+ * Each row is a situation, on five lines: its name; a configuration tweak
+ * (NULL: the defaults of config_autoscaler_defaults()); the policy's input;
+ * the state the decision before left; and what must come out: {desired
+ * replicas, trigger, panicking, the state left for the next decision, a
+ * phrase the reason must contain (NULL: not checked)}.
+ *
+ * Reading a row: input fields it leaves out are zero (no load, an idle
+ * machine, every time at 0 s), except target_concurrency and max_replicas,
+ * which, as in a model's configuration, fall back to the autoscaler's (1 and
+ * 5) when left at 0. With the defaults: panic at 2x capacity, for a stable
+ * window of 60 s; scale-down after 300 s below 20 % CPU and 30 % memory;
+ * zero-scale after 600 s without a request and 900 s without work;
+ * thresholds CPU 70 %, memory 80 %, GPU 85 %, queue 10, p95 2000 ms.
+ *
+ * The sequence test at the end drives the policy through simulated time
+ * with its state carried, as the controller does.
+ */
+#include <criterion/criterion.h>
+
+#include "autoscaler/policy.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- states ---- */
+
+#define CALM                                                                                       \
+    {                                                                                              \
+        .panic_until = 0, .below_since = -1                                                        \
+    }
+#define PANIC_UNTIL(t)                                                                             \
+    {                                                                                              \
+        .panic_until = (t), .below_since = -1                                                      \
+    }
+#define BELOW_SINCE(t)                                                                             \
+    {                                                                                              \
+        .panic_until = 0, .below_since = (t)                                                       \
+    }
+
+/* ---- configuration tweaks ---- */
+
+static void panic_threshold_3(autoscaler_config_t *c)
+{
+    c->reactive.panic_threshold = 3;
+}
+
+static void scale_down_after_half_a_minute(autoscaler_config_t *c)
+{
+    c->scale_down_threshold.idle_time_minutes = 0.5;
+}
+
+static void scale_down_at_once(autoscaler_config_t *c)
+{
+    c->scale_down_threshold.idle_time_minutes = 0;
+}
+
+static void zero_idle_5_minutes(autoscaler_config_t *c)
+{
+    c->zero_scale_threshold.idle_time_minutes = 5;
+}
+
+static void zero_scaling_off(autoscaler_config_t *c)
+{
+    c->zero_scaling_enabled = false;
+}
+
+static void auto_unload_off(autoscaler_config_t *c)
+{
+    c->model_management.auto_unload_unused_models = false;
+}
+
+/* ---- the row and its check ---- */
+
+typedef struct expected {
+    int desired;
+    const char *trigger;
+    bool panicking;
+    policy_state_t after; /* the state left for the next decision */
+    const char *reason;   /* a phrase the reason contains; NULL: not checked */
+} expected_t;
+
+typedef struct policy_case {
+    const char *name;
+    void (*tweak)(autoscaler_config_t *cfg); /* NULL: the defaults */
+    policy_input_t in;
+    policy_state_t before; /* the state the decision before left */
+    expected_t want;
+} policy_case_t;
+
+static void check_cases(const policy_case_t *cases, size_t n)
+{
+    for (size_t r = 0; r < n; r++) {
+        const policy_case_t *c = &cases[r];
+        const expected_t *w = &c->want;
+        autoscaler_config_t cfg;
+        config_autoscaler_defaults(&cfg);
+        if (c->tweak)
+            c->tweak(&cfg);
+        policy_input_t in = c->in;
+        if (in.target_concurrency == 0)
+            in.target_concurrency = cfg.reactive.target_concurrency;
+        if (in.max_replicas == 0)
+            in.max_replicas = cfg.replicas.max_replicas;
+        policy_state_t state = c->before;
+        policy_decision_t out;
+        memset(&out, 0, sizeof(out));
+
+        policy_decide(&in, &cfg, &state, &out);
+
+        cr_expect_eq(out.desired, w->desired, "%s: desired %d, want %d (%s)", c->name, out.desired,
+                     w->desired, out.reason);
+        cr_expect(out.trigger && strcmp(out.trigger, w->trigger) == 0,
+                  "%s: trigger \"%s\", want \"%s\" (%s)", c->name,
+                  out.trigger ? out.trigger : "(null)", w->trigger, out.reason);
+        cr_expect_eq(out.panicking, w->panicking, "%s: panicking %d, want %d", c->name,
+                     out.panicking, w->panicking);
+        cr_expect(state.panic_until == w->after.panic_until, "%s: panic_until %g, want %g", c->name,
+                  state.panic_until, w->after.panic_until);
+        cr_expect(state.below_since == w->after.below_since, "%s: below_since %g, want %g", c->name,
+                  state.below_since, w->after.below_since);
+        if (w->reason)
+            cr_expect(strstr(out.reason, w->reason) != NULL,
+                      "%s: reason \"%s\" does not contain \"%s\"", c->name, out.reason, w->reason);
+    }
+}
+
+#define CHECK(cases) check_cases((cases), sizeof(cases) / sizeof((cases)[0]))
+
+/* ---- sizing by the stable window ---- */
+
+static const policy_case_t concurrency_cases[] = {
+    {"no load at zero replicas stays at zero",
+     NULL,
+     {.current_replicas = 0},
+     CALM,
+     {0, "none", false, CALM, "no load"}},
+    {"a queued request at zero replicas wants one",
+     NULL,
+     {.current_replicas = 0, .queue_length = 1},
+     CALM,
+     {1, "concurrency", false, CALM, "requests are waiting and no replica runs"}},
+    {"queued requests at zero: the stable mean sizes the pool when it asks for more",
+     NULL,
+     {.current_replicas = 0, .queue_length = 3, .concurrency_stable = 2.5},
+     CALM,
+     {3, "concurrency", false, CALM, NULL}},
+    {"a burst at zero is sized by the panic window (zero counts as one replica, as in Knative)",
+     NULL,
+     {.current_replicas = 0, .queue_length = 4, .concurrency_panic = 4, .concurrency_stable = 0.27},
+     CALM,
+     {4, "panic", true, PANIC_UNTIL(60), "capacity of 1.00"}},
+    {"2.0 concurrent on a target of 1 is 2 replicas",
+     NULL,
+     {.current_replicas = 2, .concurrency_stable = 2.0, .concurrency_panic = 2.0},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"2.01 concurrent on a target of 1 rounds up to 3",
+     NULL,
+     {.current_replicas = 2, .concurrency_stable = 2.01, .concurrency_panic = 2.01},
+     CALM,
+     {3, "concurrency", false, CALM,
+      "2.01 concurrent requests over the stable window / 1.00 per replica"}},
+    {"2.0000000001 is float noise and counts as 2",
+     NULL,
+     {.current_replicas = 2, .concurrency_stable = 2.0000000001, .concurrency_panic = 2.0},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"target 0.5: 1.0 concurrent is 2 replicas",
+     NULL,
+     {.current_replicas = 2,
+      .target_concurrency = 0.5,
+      .concurrency_stable = 1.0,
+      .concurrency_panic = 1.0},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"target 0.5: 1.01 concurrent rounds up to 3 replicas",
+     NULL,
+     {.current_replicas = 2,
+      .target_concurrency = 0.5,
+      .concurrency_stable = 1.01,
+      .concurrency_panic = 1.01},
+     CALM,
+     {3, "concurrency", false, CALM, NULL}},
+    {"target 4: 9 concurrent is 3 replicas",
+     NULL,
+     {.current_replicas = 2,
+      .target_concurrency = 4,
+      .concurrency_stable = 9,
+      .concurrency_panic = 9},
+     CALM,
+     {3, "concurrency", false, CALM, NULL}},
+    {"grows to the ceiling of the stable mean: 7.2 on 4 replicas is 8",
+     NULL,
+     {.current_replicas = 4,
+      .max_replicas = 10,
+      .concurrency_stable = 7.2,
+      .concurrency_panic = 7.2},
+     CALM,
+     {8, "concurrency", false, CALM, NULL}},
+    {"a little load on one replica keeps one",
+     NULL,
+     {.current_replicas = 1, .concurrency_stable = 0.3, .concurrency_panic = 0.3},
+     CALM,
+     {1, "concurrency", false, CALM, NULL}},
+};
+
+Test(policy, concurrency_and_rounding)
+{
+    CHECK(concurrency_cases);
+}
+
+/* ---- the panic window ---- */
+
+static const policy_case_t panic_cases[] = {
+    {"exactly 2x capacity enters panic and sizes for the panic window",
+     NULL,
+     {.now = 100, .current_replicas = 2, .concurrency_panic = 4, .concurrency_stable = 1},
+     CALM,
+     {4, "panic", true, PANIC_UNTIL(160),
+      "panic: 4.00 concurrent requests over the panic window against a capacity of 2.00"}},
+    {"just below 2x capacity: no panic, the stable window decides",
+     NULL,
+     {.now = 100, .current_replicas = 2, .concurrency_panic = 3.99, .concurrency_stable = 2},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"2 concurrent on one replica is 2x capacity",
+     NULL,
+     {.now = 100, .current_replicas = 1, .concurrency_panic = 2, .concurrency_stable = 0.1},
+     CALM,
+     {2, "panic", true, PANIC_UNTIL(160), NULL}},
+    {"capacity counts the target: 2 replicas of 0.5 panic at 2 concurrent",
+     NULL,
+     {.now = 100,
+      .current_replicas = 2,
+      .target_concurrency = 0.5,
+      .concurrency_panic = 2,
+      .concurrency_stable = 0.5},
+     CALM,
+     {4, "panic", true, PANIC_UNTIL(160), NULL}},
+    {"panic sizes above the stable window: 6 against a capacity of 2",
+     NULL,
+     {.now = 100,
+      .current_replicas = 2,
+      .max_replicas = 10,
+      .concurrency_panic = 6,
+      .concurrency_stable = 1},
+     CALM,
+     {6, "panic", true, PANIC_UNTIL(160), NULL}},
+    {"panic threshold 3: 5.99 against a capacity of 2 is no panic",
+     panic_threshold_3,
+     {.now = 100, .current_replicas = 2, .concurrency_panic = 5.99, .concurrency_stable = 2},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"panic threshold 3: 6 against a capacity of 2 panics",
+     panic_threshold_3,
+     {.now = 100,
+      .current_replicas = 2,
+      .max_replicas = 10,
+      .concurrency_panic = 6,
+      .concurrency_stable = 2},
+     CALM,
+     {6, "panic", true, PANIC_UNTIL(160), NULL}},
+    {"panic lasts until panic_until: the burst is gone, the count holds",
+     NULL,
+     {.now = 159.9, .current_replicas = 4, .concurrency_panic = 0.5, .concurrency_stable = 0.5},
+     PANIC_UNTIL(160),
+     {4, "panic", true, PANIC_UNTIL(160), NULL}},
+    {"panic ends at panic_until: the idle window starts, the count holds",
+     NULL,
+     {.now = 160, .current_replicas = 4, .concurrency_panic = 0.5, .concurrency_stable = 0.5},
+     PANIC_UNTIL(160),
+     {4, "none", false, BELOW_SINCE(160), "for 0 of 300 s"}},
+    {"a burst while panicking extends the panic by a stable window",
+     NULL,
+     {.now = 150,
+      .current_replicas = 4,
+      .max_replicas = 10,
+      .concurrency_panic = 8,
+      .concurrency_stable = 3},
+     PANIC_UNTIL(160),
+     {8, "panic", true, PANIC_UNTIL(210), NULL}},
+    {"no scale-down while panicking, even with no load at all",
+     NULL,
+     {.now = 150, .current_replicas = 4},
+     PANIC_UNTIL(160),
+     {4, "panic", true, PANIC_UNTIL(160), NULL}},
+    {"panic forgets an idle window that had already passed",
+     NULL,
+     {.now = 400, .current_replicas = 2, .concurrency_panic = 4, .concurrency_stable = 0.5},
+     BELOW_SINCE(0),
+     {4, "panic", true, PANIC_UNTIL(460), NULL}},
+    {"while panicking, a larger stable mean sizes the pool",
+     NULL,
+     {.now = 120,
+      .current_replicas = 4,
+      .max_replicas = 10,
+      .concurrency_panic = 2,
+      .concurrency_stable = 6},
+     PANIC_UNTIL(160),
+     {6, "concurrency", true, PANIC_UNTIL(160), NULL}},
+};
+
+Test(policy, panic_window)
+{
+    CHECK(panic_cases);
+}
+
+/* ---- thresholds: each adds one replica while the model has work ---- */
+
+#define WORKING_ON_2 .current_replicas = 2, .concurrency_stable = 2, .concurrency_panic = 2
+
+static const policy_case_t threshold_cases[] = {
+    {"queue of 11 over a threshold of 10 adds one",
+     NULL,
+     {WORKING_ON_2, .queue_length = 11},
+     CALM,
+     {3, "queue_length", false, CALM, "queue length 11.0 above the threshold 10.0"}},
+    {"queue exactly at the threshold adds nothing",
+     NULL,
+     {WORKING_ON_2, .queue_length = 10},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"p95 of 2000.5 ms adds one",
+     NULL,
+     {WORKING_ON_2, .queued_mean = 0.5, .p95_ms = 2000.5},
+     CALM,
+     {3, "response_time", false, CALM, "p95 response time (ms) 2000.5 above the threshold 2000.0"}},
+    {"p95 over the threshold with nobody waiting adds nothing (a slow model is slow anyway)",
+     NULL,
+     {WORKING_ON_2, .p95_ms = 5000},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"replica CPU over the threshold with nobody waiting adds nothing",
+     NULL,
+     {WORKING_ON_2, .replica_cpu_percent = 99},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"p95 exactly 2000 ms adds nothing",
+     NULL,
+     {WORKING_ON_2, .p95_ms = 2000},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"replica CPU of 70.5 % adds one",
+     NULL,
+     {WORKING_ON_2, .queued_mean = 0.5, .replica_cpu_percent = 70.5},
+     CALM,
+     {3, "high_cpu_usage", false, CALM, "replica CPU (%) 70.5 above the threshold 70.0"}},
+    {"replica CPU exactly 70 % adds nothing",
+     NULL,
+     {WORKING_ON_2, .replica_cpu_percent = 70},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"machine memory at 80.5 % adds one",
+     NULL,
+     {WORKING_ON_2, .queued_mean = 0.5, .memory_percent = 80.5},
+     CALM,
+     {3, "high_memory_usage", false, CALM, "memory in use (%) 80.5 above the threshold 80.0"}},
+    {"machine memory exactly 80 % adds nothing",
+     NULL,
+     {WORKING_ON_2, .memory_percent = 80},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"GPU at 85.5 % adds one",
+     NULL,
+     {WORKING_ON_2, .queued_mean = 0.5, .gpu_percent = 85.5},
+     CALM,
+     {3, "high_gpu_usage", false, CALM, "GPU utilisation (%) 85.5 above the threshold 85.0"}},
+    {"GPU exactly 85 % adds nothing",
+     NULL,
+     {WORKING_ON_2, .gpu_percent = 85},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"all five at once add one replica, queue length named first",
+     NULL,
+     {WORKING_ON_2, .queue_length = 50, .p95_ms = 5000, .replica_cpu_percent = 99,
+      .memory_percent = 99, .gpu_percent = 99},
+     CALM,
+     {3, "queue_length", false, CALM, NULL}},
+    {"response time is named before CPU",
+     NULL,
+     {WORKING_ON_2, .queued_mean = 0.5, .p95_ms = 5000, .replica_cpu_percent = 99},
+     CALM,
+     {3, "response_time", false, CALM, NULL}},
+    {"a single queued request is work: high CPU then adds one",
+     NULL,
+     {.current_replicas = 2, .queue_length = 1, .replica_cpu_percent = 90},
+     CALM,
+     {3, "high_cpu_usage", false, CALM, NULL}},
+    {"no work: high readings are someone else's load and add nothing (CPU not low: held)",
+     NULL,
+     {.current_replicas = 2,
+      .p95_ms = 5000,
+      .replica_cpu_percent = 99,
+      .memory_percent = 99,
+      .gpu_percent = 99},
+     BELOW_SINCE(0),
+     {2, "none", false, CALM, NULL}},
+    {"a threshold never lowers what the concurrency asks",
+     NULL,
+     {.current_replicas = 2,
+      .concurrency_stable = 4,
+      .concurrency_panic = 3,
+      .replica_cpu_percent = 90},
+     CALM,
+     {4, "concurrency", false, CALM, NULL}},
+    {"at zero replicas thresholds do not fire: the queued request brings one",
+     NULL,
+     {.current_replicas = 0, .queue_length = 50, .replica_cpu_percent = 99, .memory_percent = 99},
+     CALM,
+     {1, "concurrency", false, CALM, NULL}},
+};
+
+Test(policy, thresholds)
+{
+    CHECK(threshold_cases);
+}
+
+/* ---- unknown readings (NAN) ---- */
+
+static const policy_case_t nan_cases[] = {
+    {"unknown CPU, memory, GPU and p95 with work fire no threshold",
+     NULL,
+     {WORKING_ON_2, .replica_cpu_percent = NAN, .memory_percent = NAN, .gpu_percent = NAN,
+      .p95_ms = NAN},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"an unknown queue length fires nothing",
+     NULL,
+     {WORKING_ON_2, .queue_length = NAN},
+     CALM,
+     {2, "concurrency", false, CALM, NULL}},
+    {"unknown concurrency and queue at zero replicas are no load",
+     NULL,
+     {.current_replicas = 0,
+      .concurrency_stable = NAN,
+      .concurrency_panic = NAN,
+      .queue_length = NAN},
+     CALM,
+     {0, "none", false, CALM, "no load"}},
+    {"an unknown panic-window concurrency never enters panic",
+     NULL,
+     {.now = 100, .current_replicas = 1, .concurrency_stable = 1, .concurrency_panic = NAN},
+     CALM,
+     {1, "concurrency", false, CALM, NULL}},
+    {"unknown CPU and memory count as low for a scale-down",
+     NULL,
+     {.now = 1000,
+      .current_replicas = 3,
+      .concurrency_stable = 1,
+      .concurrency_panic = 1,
+      .replica_cpu_percent = NAN,
+      .memory_percent = NAN},
+     BELOW_SINCE(700),
+     {1, "low_utilization", false, BELOW_SINCE(700), NULL}},
+};
+
+Test(policy, unknown_readings)
+{
+    CHECK(nan_cases);
+}
+
+/* ---- shrinking: only after the idle window (300 s by default) ---- */
+
+#define LOW_ON_3 .now = 1000, .current_replicas = 3, .concurrency_stable = 1, .concurrency_panic = 1
+
+static const policy_case_t shrink_cases[] = {
+    {"load falls under the count: the idle window starts, the count holds",
+     NULL,
+     {LOW_ON_3},
+     CALM,
+     {3, "none", false, BELOW_SINCE(1000), "load below the scale-down thresholds for 0 of 300 s"}},
+    {"2 s before the idle window ends: held",
+     NULL,
+     {LOW_ON_3},
+     BELOW_SINCE(702),
+     {3, "none", false, BELOW_SINCE(702), "for 298 of 300 s"}},
+    {"exactly the idle window: shrinks to the stable size",
+     NULL,
+     {LOW_ON_3},
+     BELOW_SINCE(700),
+     {1, "low_utilization", false, BELOW_SINCE(700),
+      "load below the scale-down thresholds for 300 s (1.00 concurrent requests)"}},
+    {"long past the idle window: shrinks",
+     NULL,
+     {LOW_ON_3},
+     BELOW_SINCE(100),
+     {1, "low_utilization", false, BELOW_SINCE(100), NULL}},
+    {"shrinks to the stable size, not below",
+     NULL,
+     {.now = 1000, .current_replicas = 4, .concurrency_stable = 1.5, .concurrency_panic = 1.5},
+     BELOW_SINCE(700),
+     {2, "low_utilization", false, BELOW_SINCE(700), NULL}},
+    {"load back at the count resets the idle window",
+     NULL,
+     {.now = 1000, .current_replicas = 3, .concurrency_stable = 3, .concurrency_panic = 3},
+     BELOW_SINCE(702),
+     {3, "concurrency", false, CALM, NULL}},
+    {"load above the count resets the idle window and grows",
+     NULL,
+     {.now = 1000, .current_replicas = 3, .concurrency_stable = 3.5, .concurrency_panic = 3.5},
+     BELOW_SINCE(702),
+     {4, "concurrency", false, CALM, NULL}},
+    {"replica CPU at the scale-down threshold (20 %) holds and resets the idle window",
+     NULL,
+     {LOW_ON_3, .replica_cpu_percent = 20},
+     BELOW_SINCE(700),
+     {3, "none", false, CALM, "load does not allow fewer than 3 replicas"}},
+    {"replica CPU just under it (19.9 %) lets it shrink",
+     NULL,
+     {LOW_ON_3, .replica_cpu_percent = 19.9},
+     BELOW_SINCE(700),
+     {1, "low_utilization", false, BELOW_SINCE(700), NULL}},
+    {"the model's memory share at the scale-down threshold (30 %) holds and resets the idle window",
+     NULL,
+     {LOW_ON_3, .model_memory_percent = 30},
+     BELOW_SINCE(700),
+     {3, "none", false, CALM, NULL}},
+    {"the model's memory share just under it (29.9 %) lets it shrink",
+     NULL,
+     {LOW_ON_3, .model_memory_percent = 29.9},
+     BELOW_SINCE(700),
+     {1, "low_utilization", false, BELOW_SINCE(700), NULL}},
+    {"one replica with no load stays one and keeps no idle window (zero is the zero gate's)",
+     NULL,
+     {.now = 1000, .current_replicas = 1, .last_arrival = 1000, .last_busy = 1000},
+     BELOW_SINCE(0),
+     {1, "none", false, CALM, NULL}},
+    {"idle window of half a minute: 29 s is held",
+     scale_down_after_half_a_minute,
+     {LOW_ON_3},
+     BELOW_SINCE(971),
+     {3, "none", false, BELOW_SINCE(971), "for 29 of 30 s"}},
+    {"idle window of half a minute: exactly 30 s shrinks",
+     scale_down_after_half_a_minute,
+     {LOW_ON_3},
+     BELOW_SINCE(970),
+     {1, "low_utilization", false, BELOW_SINCE(970), NULL}},
+    {"idle window of 0: the first low reading shrinks",
+     scale_down_at_once,
+     {LOW_ON_3},
+     CALM,
+     {1, "low_utilization", false, BELOW_SINCE(1000), NULL}},
+};
+
+Test(policy, shrink_after_the_idle_window)
+{
+    CHECK(shrink_cases);
+}
+
+/* ---- zero-scaling: 600 s without a request, 900 s without work ---- */
+
+/* Last request and last work at 100 s. */
+#define IDLE_SINCE_100 .last_arrival = 100, .last_busy = 100
+
+static const policy_case_t zero_cases[] = {
+    {"no request and no work for exactly 900 s: zero",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 1, .now = 1000},
+     CALM,
+     {0, "idle_timeout", false, CALM, "no request for 900 s and no work for 900 s"}},
+    {"1 s short of the idle window: stays at one",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 1, .now = 999},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"idle window 5 min: no request for exactly 600 s is zero",
+     zero_idle_5_minutes,
+     {IDLE_SINCE_100, .current_replicas = 1, .now = 700},
+     CALM,
+     {0, "idle_timeout", false, CALM, NULL}},
+    {"idle window 5 min: 599 s without a request is not",
+     zero_idle_5_minutes,
+     {IDLE_SINCE_100, .current_replicas = 1, .now = 699},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"work after the last request: idle counts from the work, 899 s is not enough",
+     NULL,
+     {.current_replicas = 1, .last_arrival = 100, .last_busy = 400, .now = 1299},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"work after the last request: 900 s after the work is zero",
+     NULL,
+     {.current_replicas = 1, .last_arrival = 100, .last_busy = 400, .now = 1300},
+     CALM,
+     {0, "idle_timeout", false, CALM, NULL}},
+    {"never requested: counted from when watching began, 900 s is zero",
+     NULL,
+     {.current_replicas = 1, .started_at = 100, .last_arrival = -1, .last_busy = -1, .now = 1000},
+     CALM,
+     {0, "idle_timeout", false, CALM, NULL}},
+    {"never requested: 899 s since watching began is not",
+     NULL,
+     {.current_replicas = 1, .started_at = 100, .last_arrival = -1, .last_busy = -1, .now = 999},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"a request before watching began counts from when watching began",
+     NULL,
+     {.current_replicas = 1, .started_at = 500, .last_arrival = 10, .last_busy = 10, .now = 1399},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"several idle replicas go straight to zero",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 3, .now = 1000},
+     CALM,
+     {0, "idle_timeout", false, CALM, NULL}},
+    {"zero-scaling disabled: stays at one",
+     zero_scaling_off,
+     {IDLE_SINCE_100, .current_replicas = 1, .now = 5000},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"auto-unload disabled: stays at one",
+     auto_unload_off,
+     {IDLE_SINCE_100, .current_replicas = 1, .now = 5000},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"pinned (floor 1): stays at one",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 1, .floor_replicas = 1, .now = 5000},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"a request queued: no zero",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 1, .queue_length = 1, .now = 5000},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"the stable window still shows work: no zero",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 1, .concurrency_stable = 0.01, .now = 5000},
+     CALM,
+     {1, "concurrency", false, CALM, NULL}},
+    {"pinned with 3 idle replicas: down to one after the idle window, never zero",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 3, .floor_replicas = 1, .now = 5000},
+     BELOW_SINCE(4700),
+     {1, "low_utilization", false, BELOW_SINCE(4700), NULL}},
+    {"zero-scaling disabled with 3 idle replicas: down to one after the idle window",
+     zero_scaling_off,
+     {IDLE_SINCE_100, .current_replicas = 3, .now = 5000},
+     BELOW_SINCE(4700),
+     {1, "low_utilization", false, BELOW_SINCE(4700), NULL}},
+};
+
+Test(policy, zero_scaling)
+{
+    CHECK(zero_cases);
+}
+
+/* ---- bounds: max_replicas and the floor ---- */
+
+static const policy_case_t bounds_cases[] = {
+    {"capped at max_replicas, and the reason says so",
+     NULL,
+     {.current_replicas = 3, .concurrency_stable = 9, .concurrency_panic = 5},
+     CALM,
+     {5, "concurrency", false, CALM,
+      "9.00 concurrent requests over the stable window / 1.00 per replica; capped at max_replicas "
+      "5"}},
+    {"a model's own max_replicas of 2",
+     NULL,
+     {.current_replicas = 2, .max_replicas = 2, .concurrency_stable = 3, .concurrency_panic = 3},
+     CALM,
+     {2, "concurrency", false, CALM, "; capped at max_replicas 2"}},
+    {"panic capped at max_replicas keeps its trigger",
+     NULL,
+     {.now = 100, .current_replicas = 2, .concurrency_panic = 20, .concurrency_stable = 1},
+     CALM,
+     {5, "panic", true, PANIC_UNTIL(160), "; capped at max_replicas 5"}},
+    {"max_replicas 1 under a burst stays at one",
+     NULL,
+     {.now = 100,
+      .current_replicas = 1,
+      .max_replicas = 1,
+      .concurrency_panic = 10,
+      .concurrency_stable = 3},
+     CALM,
+     {1, "panic", true, PANIC_UNTIL(160), "; capped at max_replicas 1"}},
+    {"a threshold at max_replicas holds at the max",
+     NULL,
+     {.current_replicas = 5, .queue_length = 20, .concurrency_stable = 5, .concurrency_panic = 5},
+     CALM,
+     {5, "queue_length", false, CALM,
+      "queue length 20.0 above the threshold 10.0; capped at max_replicas 5"}},
+    {"below the floor (a replica died) and no load: raised to the floor",
+     NULL,
+     {.current_replicas = 1, .floor_replicas = 2},
+     CALM,
+     {2, "min_replicas", false, CALM, "raised to the floor of 2 replicas"}},
+    {"pinned model at zero replicas (crashed): back to one",
+     NULL,
+     {.current_replicas = 0, .floor_replicas = 1},
+     CALM,
+     {1, "min_replicas", false, CALM, "raised to the floor of 1 replicas"}},
+    {"a scale-down stops at the floor",
+     NULL,
+     {.now = 1000,
+      .current_replicas = 4,
+      .floor_replicas = 2,
+      .concurrency_stable = 0.5,
+      .concurrency_panic = 0.5},
+     BELOW_SINCE(700),
+     {2, "low_utilization", false, BELOW_SINCE(700), "kept at the floor of 2 replicas"}},
+    {"the floor does not hold back growth",
+     NULL,
+     {.current_replicas = 2, .floor_replicas = 2, .concurrency_stable = 3, .concurrency_panic = 3},
+     CALM,
+     {3, "concurrency", false, CALM, NULL}},
+};
+
+Test(policy, bounds)
+{
+    CHECK(bounds_cases);
+}
+
+/* ---- a step of load over simulated time ---- */
+
+/* 8 concurrent requests from 20 s to 200 s, nothing before or after. */
+#define STEP_START 20
+#define STEP_END   200
+#define STEP_LOAD  8
+
+static double load_at(int second)
+{
+    return second >= STEP_START && second < STEP_END ? STEP_LOAD : 0;
+}
+
+/* Mean of the per-second load over the window ending at now, seconds
+ * before 0 counting as no load. */
+static double mean_load(int now, int window)
+{
+    double sum = 0;
+    for (int s = now - window + 1; s <= now; s++)
+        sum += s >= 0 ? load_at(s) : 0;
+    return sum / window;
+}
+
+Test(policy, step_of_load_grows_within_the_panic_window_and_shrinks_after_the_idle_window)
+{
+    autoscaler_config_t cfg;
+    config_autoscaler_defaults(&cfg);
+    const int interval = (int)cfg.timing.decision_interval_seconds;               /* 2 */
+    const int stable = (int)cfg.reactive.stable_window_seconds;                   /* 60 */
+    const int panic = (int)cfg.reactive.panic_window_seconds;                     /* 6 */
+    const int idle = (int)(cfg.scale_down_threshold.idle_time_minutes * 60);      /* 300 */
+    const int zero_idle = (int)(cfg.zero_scale_threshold.idle_time_minutes * 60); /* 900 */
+    const int last_loaded = STEP_END - 1;
+
+    policy_state_t state;
+    policy_state_init(&state);
+    int replicas = 1, peak = 1;
+    int t_full = -1, t_down = -1, t_zero = -1;
+    bool panicked = false;
+    const char *down_trigger = "", *zero_trigger = "";
+
+    for (int t = 0; t <= 1200; t += interval) {
+        double load = load_at(t);
+        int last = t >= STEP_START ? (t < STEP_END ? t : last_loaded) : -1;
+        policy_input_t in = {
+            .now = t,
+            .started_at = 0,
+            .current_replicas = replicas,
+            .floor_replicas = 0,
+            .max_replicas = 10,
+            .target_concurrency = 1,
+            .concurrency_stable = mean_load(t, stable),
+            .concurrency_panic = mean_load(t, panic),
+            .replica_cpu_percent = NAN,
+            .memory_percent = NAN,
+            .gpu_percent = NAN,
+            .queue_length = load > replicas ? load - replicas : 0,
+            .p95_ms = NAN,
+            .last_arrival = last,
+            .last_busy = last,
+        };
+        policy_decision_t d;
+        policy_decide(&in, &cfg, &state, &d);
+
+        if (d.panicking)
+            panicked = true;
+        if (t < STEP_START)
+            cr_expect_eq(d.desired, 1, "t=%d: before the step, desired %d (%s)", t, d.desired,
+                         d.reason);
+        if (d.desired < replicas && t_down < 0 && d.desired > 0) {
+            t_down = t;
+            down_trigger = d.trigger;
+        }
+        if (d.desired == 0 && t_zero < 0) {
+            t_zero = t;
+            zero_trigger = d.trigger;
+        }
+        if (t_down < 0)
+            cr_expect_geq(d.desired, replicas, "t=%d: shrank from %d to %d before the idle window",
+                          t, replicas, d.desired);
+        replicas = d.desired; /* the controller applies it at once in this simulation */
+        if (replicas > peak)
+            peak = replicas;
+        if (replicas >= STEP_LOAD && t_full < 0)
+            t_full = t;
+    }
+
+    cr_expect_eq(peak, STEP_LOAD, "peak %d replicas, the load needs %d", peak, STEP_LOAD);
+    cr_expect(panicked, "the step never put the policy in panic");
+    cr_expect(t_full >= STEP_START && t_full <= STEP_START + panic + interval,
+              "%d replicas reached at t=%d, want within the panic window (by %d)", STEP_LOAD,
+              t_full, STEP_START + panic + interval);
+    cr_expect(t_down >= STEP_END + idle && t_down <= STEP_END + stable + idle + interval,
+              "first scale-down at t=%d, want between %d and %d", t_down, STEP_END + idle,
+              STEP_END + stable + idle + interval);
+    cr_expect_str_eq(down_trigger, "low_utilization");
+    cr_expect(t_zero >= last_loaded + zero_idle && t_zero <= last_loaded + zero_idle + interval,
+              "zero at t=%d, want within one decision after %d", t_zero, last_loaded + zero_idle);
+    cr_expect_str_eq(zero_trigger, "idle_timeout");
+    cr_expect_eq(replicas, 0, "%d replicas at the end, want 0", replicas);
+}
