@@ -179,6 +179,17 @@ static void out_free(http_out_t *out)
     free(out);
 }
 
+static void append_decimal(buf_t *b, size_t v)
+{
+    char digits[24];
+    size_t i = sizeof(digits);
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    buf_append(b, digits + i, sizeof(digits) - i);
+}
+
 /* 1xx, 204 and 304 never carry a body, so they get no Content-Length
  * either (RFC 9110, 8.6); HEAD gets the length of the body it is not sent. */
 static http_out_t *response_build(http_server_t *srv, int status, const char *content_type,
@@ -188,13 +199,23 @@ static http_out_t *response_build(http_server_t *srv, int status, const char *co
     buf_t b = BUF_INIT;
     bool bodiless = status < 200 || status == 204 || status == 304;
     buf_reserve(&b, 200 + (head_only || bodiless ? 0 : body_len));
-    buf_appendf(&b, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
-    if (content_type)
-        buf_appendf(&b, "Content-Type: %s\r\n", content_type);
-    if (!bodiless)
-        buf_appendf(&b, "Content-Length: %zu\r\n", body_len);
-    buf_appendf(&b, "Date: %s\r\nConnection: %s\r\n", server_date(srv),
-                keep_alive ? "keep-alive" : "close");
+    /* Built from pieces rather than printf: this runs once per answer, and
+     * formatting was a measurable share of a small answer's cost. */
+    buf_append_str(&b, "HTTP/1.1 ");
+    append_decimal(&b, (size_t)status);
+    buf_append(&b, " ", 1);
+    buf_append_str(&b, http_status_text(status));
+    if (content_type) {
+        buf_append_str(&b, "\r\nContent-Type: ");
+        buf_append_str(&b, content_type);
+    }
+    if (!bodiless) {
+        buf_append_str(&b, "\r\nContent-Length: ");
+        append_decimal(&b, body_len);
+    }
+    buf_append_str(&b, "\r\nDate: ");
+    buf_append_str(&b, server_date(srv));
+    buf_append_str(&b, keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
     if (extra_headers)
         buf_append_str(&b, extra_headers);
     buf_append(&b, "\r\n", 2);

@@ -29,7 +29,8 @@
 
 typedef enum {
     IPC_READY = 1, /* worker -> gateway: model loaded; JSON {load_time_ms, memory_mb, pid} */
-    IPC_INFER,     /* gateway -> worker: JSON {task, inputs | text, speed} */
+    IPC_INFER,     /* gateway -> worker: the client's JSON request (inputs | text, speed),
+                      with "task" when the backend offers several */
     IPC_RESULT,    /* worker -> gateway: JSON {result} or WAV bytes */
     IPC_ERROR,     /* worker -> gateway: JSON {error, message}; id 0 = load failed */
     IPC_PING,      /* gateway -> worker: liveness probe */

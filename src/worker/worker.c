@@ -303,6 +303,12 @@ static int handle_infer(worker_t *w, uint64_t id, const char *payload, size_t le
     int rc;
     json_t *req = json_loadb(payload, len, 0, &jerr);
     const char *task = json_string_value(json_object_get(req, "task"));
+    /* The gateway forwards the client's own request object; the task is
+     * named only when the backend offers more than one. */
+    if (!task && w->backend->tasks == BACKEND_TASK_PREDICT)
+        task = "predict";
+    else if (!task && w->backend->tasks == BACKEND_TASK_SYNTHESIZE)
+        task = "synthesize";
 
     if (!json_is_object(req)) {
         snprintf(err, sizeof(err), "INFER payload is not a JSON object%s%s", req ? "" : ": ",
