@@ -40,6 +40,19 @@ static json_t *unix_time(double t)
     return json_string(out);
 }
 
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A count from the store, or null when the store failed (-1). */
+static json_t *count_or_null(long n)
+{
+    return n >= 0 ? json_integer(n) : json_null();
+}
+
 static double mono_now(void)
 {
     return (double)uv_hrtime() / 1e9;
@@ -213,18 +226,26 @@ static json_t *stats_resources(const autoscaler_status_t *st)
                      "disk_usage_percent", num(have ? s->disk_percent : NAN));
 }
 
+/* store_mean_duration answers -1 on a store error: no figure then. */
+static json_t *mean_or_null(double v)
+{
+    return num(v < 0 ? NAN : v);
+}
+
 static json_t *stats_scaling(api_context_t *api)
 {
     store_t *store = autoscaler_store(api->autoscaler);
     double since = (double)time(NULL) - DAY_S;
     return json_pack(
-        "{s:I, s:I, s:I, s:o, s:o, s:o}", "scale_up_events_24h",
-        (json_int_t)store_count_events(store, "scale_up", since), "scale_down_events_24h",
-        (json_int_t)store_count_events(store, "scale_down", since), "zero_scale_events_24h",
-        (json_int_t)store_count_events(store, "zero_scale", since), "average_scale_up_time_seconds",
-        num(store_mean_duration(store, "scale_up", since)), "average_scale_down_time_seconds",
-        num(store_mean_duration(store, "scale_down", since)), "cold_start_time_seconds",
-        num(store_mean_duration(store, "cold_start", since)));
+        "{s:o, s:o, s:o, s:o, s:o, s:o}", "scale_up_events_24h",
+        count_or_null(store_count_events(store, "scale_up", since)), "scale_down_events_24h",
+        count_or_null(store_count_events(store, "scale_down", since)), "zero_scale_events_24h",
+        count_or_null(store_count_events(store, "zero_scale", since)),
+        "average_scale_up_time_seconds",
+        mean_or_null(store_mean_duration(store, "scale_up", since)),
+        "average_scale_down_time_seconds",
+        mean_or_null(store_mean_duration(store, "scale_down", since)), "cold_start_time_seconds",
+        mean_or_null(store_mean_duration(store, "cold_start", since)));
 }
 
 static json_t *stats_queue(const server_figures_t *f)
@@ -324,6 +345,7 @@ typedef struct health_checks {
     bool memory_low;
     bool disk_low;
     bool can_load;
+    bool none_can_load;
     bool network_ok;
     double largest_replica_mb;
 } health_checks_t;
@@ -349,8 +371,19 @@ static void run_checks(api_context_t *api, const autoscaler_status_t *st, health
     h->memory_low = st->have_system && s->memory_available_mb < h->largest_replica_mb;
     h->disk_low = st->have_system && isfinite(s->disk_free_mb) &&
                   (s->disk_free_mb < DISK_LOW_MB || 100.0 - s->disk_percent < DISK_LOW_PERCENT);
+    /* FIELDS.md: the last replica start succeeded, or none was tried and a
+     * worker can be spawned. */
     h->can_load = st->last_start_succeeded == 1 ||
                   (st->last_start_succeeded < 0 && access(api->worker_exe, X_OK) == 0);
+    int ready_models = 0;
+    for (size_t i = 0; i < dispatch_pool_count(api->dispatch); i++) {
+        pool_counts_t c;
+        pool_get_counts(dispatch_pool_at(api->dispatch, i), &c);
+        ready_models += c.ready > 0;
+    }
+    /* Unhealthy only when no model can serve: the last start failed and not
+     * one model has a ready replica. */
+    h->none_can_load = !h->can_load && ready_models == 0;
     h->network_ok = !api->shutting_down;
 }
 
@@ -359,12 +392,12 @@ static const char *overall_status(const autoscaler_config_t *cfg, const autoscal
 {
     if (!cfg->enabled)
         return "disabled";
-    if (h->controller_late || h->collector_late || !h->can_load)
+    if (h->controller_late || h->collector_late || h->none_can_load)
         return "unhealthy";
     double now = (double)time(NULL);
     bool recent_failure =
         isfinite(st->last_load_failure_at) && now - st->last_load_failure_at < 600;
-    if (st->crash_looping || h->memory_low || h->disk_low || recent_failure)
+    if (st->crash_looping || h->memory_low || h->disk_low || recent_failure || !h->can_load)
         return "degraded";
     return "healthy";
 }
@@ -382,9 +415,11 @@ static json_t *recent_activity(api_context_t *api)
     long ups = store_count_events(store, "scale_up", hour_ago);
     long downs = store_count_events(store, "scale_down", hour_ago);
     long zeros = store_count_events(store, "zero_scale", hour_ago);
-    return json_pack("{s:o, s:s?, s:I, s:I}", "last_scale_event", unix_time(last),
+    bool ok = ups >= 0 && downs >= 0 && zeros >= 0;
+    return json_pack("{s:o, s:s?, s:o, s:o}", "last_scale_event", unix_time(last),
                      "last_scale_direction", direction, "scale_events_1h",
-                     (json_int_t)(ups + downs + zeros), "zero_scale_events_1h", (json_int_t)zeros);
+                     count_or_null(ok ? ups + downs + zeros : -1), "zero_scale_events_1h",
+                     count_or_null(zeros));
 }
 
 static const char *component(bool ok)
@@ -406,9 +441,9 @@ void api_autoscaler_health(http_request_t *req, const route_params_t *params, vo
     char stamp[32];
     api_format_timestamp(stamp);
     json_t *components = json_pack(
-        "{s:{s:s, s:o, s:f}, s:{s:s, s:I, s:o}, s:{s:s, s:I, s:o}, s:{s:s, s:f, s:I}}",
+        "{s:{s:s, s:o, s:o}, s:{s:s, s:I, s:o}, s:{s:s, s:I, s:o}, s:{s:s, s:f, s:I}}",
         "metrics_collector", "status", component(!h.collector_late), "last_update",
-        unix_time(st.last_collection_at), "collection_cost_us", st.collection_cost_us,
+        unix_time(st.last_collection_at), "collection_cost_us", num(st.collection_cost_us),
         "decision_engine", "status", component(!h.controller_late), "decisions_per_minute",
         (json_int_t)st.decisions_last_minute, "accuracy_percent",
         num(autoscaler_accuracy_percent(api->autoscaler)), "model_manager", "status",
@@ -428,7 +463,7 @@ void api_autoscaler_health(http_request_t *req, const route_params_t *params, vo
                   st.have_system && st.system.gpu_available, "model_loading_capability", h.can_load,
                   "memory_allocation", h.memory_low ? "low" : "sufficient", "network_connectivity",
                   h.network_ok, "disk_space", h.disk_low ? "low" : "sufficient");
-    double uptime = (double)time(NULL) - st.started_at;
+    double uptime = wall_now() - st.started_at;
     json_t *body =
         json_pack("{s:s, s:s, s:{s:s, s:b, s:o, s:f, s:s}, s:o, s:o, s:o, s:o}", "status", status,
                   "timestamp", stamp, "autoscaler", "status",

@@ -179,6 +179,13 @@ static int admit_by_memory(autoscaler_t *a, pool_t *pool, int current, int want,
         return want;
     if (fit < 0)
         fit = 0;
+    /* One event per refusal episode, not one per decision interval. */
+    model_state_t *ms = autoscaler_model_state(a, pool);
+    double now = autoscaler_mono_now();
+    if (ms && now - ms->last_admission_refusal < a->cfg.cooldowns.scale_up_cooldown_seconds)
+        return fit;
+    if (ms)
+        ms->last_admission_refusal = now;
     json_t *details =
         json_pack("{s:s, s:f, s:f, s:f, s:i, s:i}", "failure_reason", "resource_constraint",
                   "required_memory_mb", per_replica * want, "available_memory_mb",
@@ -384,6 +391,7 @@ autoscaler_t *autoscaler_new(uv_loop_t *loop, const inferd_config_t *cfg, dispat
         ms->last.trigger = "none";
         ms->last_scale_up = ms->last_scale_down = ms->last_change = -INFINITY;
         ms->last_cold_start = -INFINITY;
+        ms->last_admission_refusal = -INFINITY;
     }
     uv_timer_init(loop, &a->collect_timer);
     uv_timer_init(loop, &a->decide_timer);

@@ -55,6 +55,7 @@ typedef struct model_state {
     double last_scale_down; /* any shrink, zero-scale included */
     double last_change;     /* any change */
     double last_cold_start;
+    double last_admission_refusal; /* last scaling_failed event for memory */
     int capped_growth_target; /* desired count a capped scale-up is still heading for; 0 none */
     unsigned consecutive_failures;
 } model_state_t;
@@ -123,8 +124,8 @@ void op_check_all(autoscaler_t *a);
 /* A load of pool failed: operations waiting on it fail with this reason. */
 void op_note_load_failure(autoscaler_t *a, pool_t *pool, const char *reason, const char *message);
 /* Records a one-off event (scaling_failed, model_load_failed, replica_crashed). */
-void op_record_incident(autoscaler_t *a, pool_t *pool, const char *type, const char *trigger,
-                        int previous, int target, json_t *details);
+operation_t *op_record_incident(autoscaler_t *a, pool_t *pool, const char *type,
+                                const char *trigger, int previous, int target, json_t *details);
 /* Writes outcome metrics whose time has come. */
 void op_write_due_outcomes(autoscaler_t *a);
 json_t *op_to_json(autoscaler_t *a, const operation_t *op);

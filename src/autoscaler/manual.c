@@ -71,9 +71,9 @@ static int collect_models(autoscaler_t *a, const scale_request_t *req, const act
 {
     *n = 0;
     if (req->models) {
-        if (req->n_models == 0 && rule->models_required) {
+        if (req->n_models == 0) {
             fail(status, body, 400, "invalid_request",
-                 "field 'models' must name at least one model for %s", req->action);
+                 "field 'models' must name at least one model (or be left out)");
             return -1;
         }
         for (size_t i = 0; i < req->n_models && *n < OP_MAX_MODELS; i++) {
@@ -106,6 +106,8 @@ static int collect_models(autoscaler_t *a, const scale_request_t *req, const act
 
 static int default_target(const scale_request_t *req, int current)
 {
+    if (strcmp(req->action, "zero_scale") == 0 || strcmp(req->action, "unload_model") == 0)
+        return 0;
     if (req->target_replicas >= 0)
         return req->target_replicas;
     if (strcmp(req->action, "scale_up") == 0)
@@ -123,6 +125,18 @@ static int check_target(autoscaler_t *a, const scale_request_t *req, const actio
     const model_config_t *m = pool_model(p->pool);
     const char *name = pool_name(p->pool);
     bool to_zero = p->target == 0;
+    bool unloads = strcmp(rule->name, "zero_scale") == 0 || strcmp(rule->name, "unload_model") == 0;
+    if (unloads && req->target_replicas > 0) {
+        fail(status, body, 400, "invalid_request",
+             "field 'target_replicas' must be 0 or absent for %s (got %d)", rule->name,
+             req->target_replicas);
+        return -1;
+    }
+    if (strcmp(rule->name, "load_model") == 0 && p->target < 1) {
+        fail(status, body, 400, "invalid_request",
+             "field 'target_replicas' must be at least 1 for load_model (got %d)", p->target);
+        return -1;
+    }
     if (to_zero && !req->force && m->always_loaded) {
         fail(status, body, 400, "invalid_request",
              "model '%s' is always_loaded and cannot go to zero replicas without 'force'", name);
@@ -220,14 +234,19 @@ static int check_memory(autoscaler_t *a, const scale_request_t *req, plan_t *pla
              "Failed to %s: the new replicas need %.0f MiB of memory and %.0f MiB are available",
              req->action, required, a->system.memory_available_mb);
     json_object_set_new(*body, "message", json_string(message));
-    /* Refused before any change: recorded, so the history shows it. */
-    for (size_t i = 0; i < n; i++)
-        if (plans[i].target > plans[i].current)
-            op_record_incident(a, plans[i].pool, "scaling_failed", "manual", plans[i].current,
-                               plans[i].target,
-                               json_pack("{s:s, s:f, s:f}", "failure_reason", "resource_constraint",
-                                         "required_memory_mb", required, "available_memory_mb",
-                                         a->system.memory_available_mb));
+    /* Refused before any change: recorded, so the history shows it; the
+     * answer names the first record. */
+    for (size_t i = 0; i < n; i++) {
+        if (plans[i].target <= plans[i].current)
+            continue;
+        operation_t *op = op_record_incident(
+            a, plans[i].pool, "scaling_failed", "manual", plans[i].current, plans[i].target,
+            json_pack("{s:s, s:f, s:f}", "failure_reason", "resource_constraint",
+                      "required_memory_mb", required, "available_memory_mb",
+                      a->system.memory_available_mb));
+        if (json_is_null(json_object_get(*body, "scaling_id")))
+            json_object_set_new(*body, "scaling_id", json_string(op->id));
+    }
     return -1;
 }
 
@@ -254,6 +273,8 @@ static void apply_plans(autoscaler_t *a, const scale_request_t *req, const actio
     bool any_start = false;
     for (size_t i = 0; i < n; i++) {
         plan_t *p = &plans[i];
+        if (p->target == p->current)
+            continue; /* nothing to do, and nothing to record */
         const char *type = p->target > p->current ? "scale_up"
                            : p->target == 0       ? "zero_scale"
                                                   : rule->event_type;

@@ -184,8 +184,8 @@ void op_note_load_failure(autoscaler_t *a, pool_t *pool, const char *reason, con
     }
 }
 
-void op_record_incident(autoscaler_t *a, pool_t *pool, const char *type, const char *trigger,
-                        int previous, int target, json_t *details)
+operation_t *op_record_incident(autoscaler_t *a, pool_t *pool, const char *type,
+                                const char *trigger, int previous, int target, json_t *details)
 {
     operation_t *op = op_begin(a, type, trigger, NULL, false);
     json_t *metrics = autoscaler_model_metrics(a, pool);
@@ -208,6 +208,7 @@ void op_record_incident(autoscaler_t *a, pool_t *pool, const char *type, const c
     json_decref(details);
     op->status = OP_FAILED;
     op->finished_ns = op->started_ns;
+    return op;
 }
 
 void op_write_due_outcomes(autoscaler_t *a)

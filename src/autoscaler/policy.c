@@ -216,7 +216,15 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
     snprintf(reason, sizeof(reason),
              "%.2f concurrent requests over the stable window / %.2f per replica",
              in->concurrency_stable, in->target_concurrency);
-    raise_to(&s, want_stable, "concurrency", reason);
+    /* From zero only requests actually waiting count: bringing a model
+     * back is the cold start's job, and the stable window's memory of a
+     * request already answered (or failed) must not reload it. */
+    if (in->current_replicas > 0 || in->queue_length > 0)
+        /* From zero only requests actually waiting count: bringing a model
+         * back is the cold start's job, and the stable window's memory of a
+         * request already answered (or failed) must not reload it. */
+        if (in->current_replicas > 0 || in->queue_length > 0)
+            raise_to(&s, want_stable, "concurrency", reason);
     if (in->current_replicas == 0 && in->queue_length > 0)
         raise_to(&s, 1, "concurrency", "requests are waiting and no replica runs");
     if (in->current_replicas == 0 && in->queue_length > 0 && want_panic > s.desired)

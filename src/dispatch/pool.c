@@ -241,6 +241,7 @@ static void after_answer(slot_t *slot)
 {
     slot->served++;
     drain_if_idle(slot);
+    reconcile(slot->pool);
     pump(slot->pool);
 }
 
@@ -449,8 +450,13 @@ static int wanted_replicas(pool_t *p)
 {
     if (p->stopping)
         return 0;
-    if (p->desired == 0 && queue_length(&p->queue) > 0 && p->model.max_replicas > 0 &&
-        !p->quiesced) {
+    bool waiting = queue_length(&p->queue) > 0 && p->model.max_replicas > 0 && !p->quiesced;
+    /* Resized to zero while requests wait: keep the replica they wait for
+     * until the queue is empty (after_answer reconciles again), without
+     * calling it a new cold start. */
+    if (p->desired == 0 && waiting && count_slots(p, 1, 1) > 0)
+        return 1;
+    if (p->desired == 0 && waiting) {
         p->desired = 1;
         p->cold_starts++;
         log_info("pool", "cold start model=%s", p->model.name);
@@ -593,7 +599,11 @@ static void expire_in_flight(pool_t *p, uint64_t now)
                      "(%g s); it was stopped",
                      replica_id(s->replica), p->model.name, (double)request_timeout_ns(p) / 1e9);
             fail_job(p, job, 504, "request_timeout", msg, 0);
-            replica_kill(s->replica);
+            /* No new work for it while it dies; its other requests are
+             * retried elsewhere when its exit comes. */
+            s->state = SLOT_DRAINING;
+            replica_kill_hung(s->replica,
+                              "did not answer a request within request_timeout_seconds");
             break;
         }
     }

@@ -118,6 +118,11 @@ void replica_kill(replica_t *r)
     kill_with_reason(r, REPLICA_EXIT_CLEAN, "stopped by the gateway");
 }
 
+void replica_kill_hung(replica_t *r, const char *detail)
+{
+    kill_with_reason(r, REPLICA_EXIT_UNRESPONSIVE, detail);
+}
+
 static void describe_status(char *out, size_t outlen, int64_t status, int term_signal)
 {
     if (term_signal)

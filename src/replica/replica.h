@@ -64,8 +64,13 @@ int replica_send_infer(replica_t *r, uint64_t request_id, const void *payload, s
 /* Asks the worker to exit; kills it if it has not exited after grace_ms. */
 void replica_shutdown(replica_t *r, uint64_t grace_ms);
 
-/* Kills the worker at once (SIGKILL); `exited` follows. */
+/* Kills the worker at once (SIGKILL); `exited` follows (as a clean end:
+ * the gateway asked for it). */
 void replica_kill(replica_t *r);
+
+/* Kills a worker found hung; `exited` follows with REPLICA_EXIT_UNRESPONSIVE
+ * and detail. */
+void replica_kill_hung(replica_t *r, const char *detail);
 
 unsigned replica_id(const replica_t *r);
 int replica_pid(const replica_t *r);

@@ -47,6 +47,25 @@ FAST_SERVER = {
 # pass their own section.
 MANUAL_AUTOSCALER = {"enabled": False, "replicas": {"default_replicas": 0}}
 
+# Autoscaler tests: the autoscaler on, with windows short enough for a
+# test; a test overrides what it exercises with autoscaler_section().
+FAST_AUTOSCALER = {
+    "enabled": True,
+    "timing": {"decision_interval_seconds": 0.5, "metrics_collection_interval_seconds": 0.5},
+    "reactive": {"stable_window_seconds": 2, "panic_window_seconds": 1},
+}
+
+
+def autoscaler_section(overrides=None, base=None):
+    """FAST_AUTOSCALER (or base) with overrides merged in, object by object."""
+    def merge(a, b):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+    return merge(FAST_AUTOSCALER if base is None else base, overrides or {})
+
+
 # Handy model entries.
 EXAMPLE = {"name": "example", "backend": "example", "params": {}, "min_replicas": 1}
 
@@ -278,10 +297,14 @@ class Server:
     """One running `inferd serve`."""
 
     def __init__(self, models=None, server=None, extra_args=(), config=True, autoscaler=None,
-                 env=None, new_session=False):
+                 env=None, new_session=False, data_dir=None):
         self.dir = tempfile.mkdtemp(prefix="inferd-test-")
         self.log_path = os.path.join(self.dir, "server.log")
-        args = [BINARY, "serve", "--data-dir", os.path.join(self.dir, "data"),
+        # data_dir: reuse a data directory (the event store) that outlives
+        # this server, e.g. to start a second server on a first one's data;
+        # the caller creates and removes it. By default it is private.
+        self.data_dir = data_dir or os.path.join(self.dir, "data")
+        args = [BINARY, "serve", "--data-dir", self.data_dir,
                 "--log-level", "debug"]
         self.config_path = None
         if config:
@@ -529,11 +552,12 @@ class SharedServerTestCase(_Assertions, unittest.TestCase):
 
     MODELS = []
     SERVER = {}
+    AUTOSCALER = None  # None: MANUAL_AUTOSCALER, as for ServerTestCase
     server = None
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(cls.MODELS, cls.SERVER)
+        cls.server = Server(cls.MODELS, cls.SERVER, autoscaler=cls.AUTOSCALER)
         try:
             cls.server.wait_listening()
         except BaseException:
