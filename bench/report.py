@@ -16,7 +16,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
 
-ORDER = ["gateway_overhead", "gateway_overhead_rc8", "synth_overhead", "cold_start"]
+ORDER = ["gateway_overhead", "gateway_overhead_rc8", "synth_overhead", "cold_start",
+         "spike_reaction", "zero_scale_saving"]
 
 
 def load(name):
@@ -390,6 +391,292 @@ def cold_reading(r):
     return " ".join(parts)
 
 
+def spike_run_row(label, x):
+    ev = ", ".join(f"{fmt(e['t'], 1)} s {e['from']}→{e['to']}" for e in x.get("scale_events", [])
+                   if e["type"] == "scale_up" and e["t"] >= 0) or "—"
+    reaction = f"**{fmt(x['reaction_s'])} s**" if x.get("reaction_s") is not None else "—"
+    return (f"| {label} | {reaction} | {ev} | {fmt(x['start_time_ms_median'], 1)} ms | "
+            f"{fmt(x['window_p50_ms'], 0)} ms | **{fmt(x['window_p99_ms'], 0)} ms** | "
+            f"{fmt(x['window_max_ms'], 0)} ms | {fmt(x['window_throughput_rps'], 1)} | "
+            f"{x['errors']} |")
+
+
+def spike_section(out, r):
+    out.append("## 4. Spike reaction\n")
+    if r is None:
+        out.append("Not run yet (`bench/spike_reaction.py`).\n")
+        return
+    if r.get("error"):
+        section_error(out, r)
+        return
+    f, s = r["figures"], r["settings"]
+    autos, fixed, cpu, more = f["autoscaled"], f["fixed"], f.get("fixed_cpu"), \
+        f.get("autoscaled_more_loads")
+    head = autos[f.get("headline_repeat", 0)]
+    need, tc = s["need"], s["target_concurrency"]
+    out.append(
+        f"Closed-loop clients (Python threads, one keep-alive connection each, no pause between "
+        f"requests, `Accept: audio/wav`) send `POST /synthesize` for the flite voice "
+        f"`{s['voice']}` with the sentence \"{s['text']}\" (about 50 ms of synthesis, see "
+        f"section 2): **1 client for {fmt(s['before_s'], 0)} s, then {s['clients_after']} "
+        f"clients for {fmt(s['after_s'], 0)} s**. A poller reads `GET /models/NAME` every "
+        f"{int(s['poll_interval_s'] * 1000)} ms (ready, starting and desired replicas) and "
+        "`GET /autoscaler/stats` once a second; the scale events come from inferd's log. "
+        "Every run is a fresh inferd.\n")
+    out.append(
+        f"- Model: `replica_concurrency` {s['replica_concurrency']}, `target_concurrency` {tc}, "
+        f"**`max_replicas` {s['max_replicas']}**, `min_replicas` 1, `initial_replicas` 1. The "
+        f"load needs ⌈{s['clients_after']} / {tc}⌉ = **{need} replicas**; `max_replicas` "
+        f"{s['max_replicas']} is chosen so that this need is reachable (with the default "
+        f"`target_concurrency` 1 it would be {s['clients_after']}, above the hard limit of 10 "
+        f"replicas per model), and `replica_concurrency` {s['replica_concurrency']} gives the "
+        f"pool at {need} replicas exactly {need * s['replica_concurrency']} request slots, so "
+        "\"the count the load needs\" is the count at which nobody waits in the gateway's "
+        "queue. (A worker synthesizes one request at a time; the second waits in its socket.)")
+    out.append(
+        f"- Autoscaler: every setting at its default — decision interval "
+        f"{fmt(s['decision_interval_s'], 0)} s, stable window {s['stable_window_s']} s, panic "
+        f"window {s['panic_window_s']} s, panic threshold {s['panic_threshold']}, scale-up "
+        f"cooldown {s['scale_up_cooldown_s']} s, `max_concurrent_model_loads` "
+        f"{s['max_concurrent_model_loads']}.")
+    out.append(
+        f"- Reference (same script, same load): the pool **fixed at {need} replicas** from the "
+        "start (`min_replicas` = `max_replicas` = `initial_replicas` = "
+        f"{need}, autoscaler off)."
+        + (f" Also, for context: the pool fixed at **{cpu['replicas_fixed']} replicas** (the "
+           "machine's CPU count)" if cpu else "")
+        + (f", and one diagnostic autoscaled run with `max_concurrent_model_loads` "
+           f"{more['max_concurrent_model_loads']} instead of 2 (not the headline)." if more
+           else "."))
+    out.append(
+        f"- The machine has {s['nproc']} CPUs, shared by the {s['clients_after']} client "
+        "threads, the gateway and the workers. **Synthesis is CPU-bound and single-threaded, so "
+        f"{s['clients_after']} clients cannot be served faster than {s['nproc']} replicas' "
+        f"worth of CPU**: past {s['nproc']} busy replicas, more replicas only share the same "
+        "CPUs. The latency and throughput figures below are therefore about the same whatever "
+        "the pool size; the reaction time is what this benchmark is about.\n")
+    out.append(f"Command: `{r['command'].strip()}`\n")
+    out.append("| run | reaction (step → ready ≥ " + str(need) + ") | scale-ups after the step "
+               "(time: from→to) | replica load (start_time_ms, median) | p50 | p99 | max | "
+               "req/s | errors |")
+    out.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for i, x in enumerate(autos):
+        out.append(spike_run_row("autoscaled" + (f" #{i + 1}" if len(autos) > 1 else ""), x))
+    if more:
+        out.append(spike_run_row(f"autoscaled, max_concurrent_model_loads "
+                                 f"{more['max_concurrent_model_loads']} (diagnostic)", more))
+    out.append(spike_run_row(f"**fixed at {need}** (reference)", fixed))
+    if cpu:
+        out.append(spike_run_row(f"fixed at {cpu['replicas_fixed']} (= CPUs)", cpu))
+    out.append("")
+    out.append(f"Latency and throughput: the requests sent in the first "
+               f"{fmt(s['latency_window_s'], 0)} s after the step. One client alone before the "
+               f"step: median {fmt(head['one_client_p50_ms'], 1)} ms. Every scale-up's trigger "
+               "(from the log): " + "; ".join(
+                   f"{e['from']}→{e['to']} {e['trigger']}" for e in head["scale_events"]) + ".\n")
+    budget = head.get("budget_s")
+    out.append(
+        f"Target: reaction ≤ 2 decision intervals + one load time = 2 × "
+        f"{fmt(s['decision_interval_s'], 0)} s + {fmt(head['start_time_ms_median'], 1)} ms = "
+        f"**{fmt(budget)} s** → reaction {fmt(head['reaction_s'])} s → {verdict(r)}. p99 over "
+        f"the first {fmt(s['latency_window_s'], 0)} s: autoscaled "
+        f"{fmt(head['window_p99_ms'], 0)} ms against {fmt(fixed['window_p99_ms'], 0)} ms for "
+        f"the pool fixed at {need} (ratio {fmt(r.get('ratio'), 2)}).\n")
+    out.append("**Reading.** " + spike_reading(r, head, fixed, cpu, more))
+    out.append("")
+
+
+def spike_reading(r, head, fixed, cpu, more):
+    s = r["settings"]
+    need, tc, pw = s["need"], s["target_concurrency"], s["panic_window_s"]
+    parts = []
+    if r.get("passed"):
+        parts.append(f"The pool reached {need} ready replicas {fmt(head['reaction_s'])} s after "
+                     f"the step, within the {fmt(head['budget_s'])} s target.")
+    else:
+        parts.append(f"**The target is missed**: {need} ready replicas "
+                     f"{fmt(head['reaction_s'])} s after the step, against "
+                     f"{fmt(head['budget_s'])} s.")
+    ups = [e for e in head["scale_events"] if e["type"] == "scale_up" and e["t"] >= 0]
+    if head.get("first_tick_after_step_s") is not None:
+        parts.append(f"Decisions fell {fmt(head['first_tick_after_step_s'])} s after the step "
+                     f"and every {fmt(s['decision_interval_s'], 0)} s after that; the first "
+                     "scale-up came at the first decision after the step.")
+    # The panic window's mean: how long after the step it takes to ask for `need`.
+    c0, c1 = 1, s["clients_after"]
+    level = (need - 1) * tc
+    ramp = pw * (level - c0) / (c1 - c0) if c1 > c0 else None
+    steps = [e["to"] - e["from"] for e in ups]
+    loads = s["max_concurrent_model_loads"]
+    if steps and max(steps) <= loads and len(steps) > 1:
+        parts.append(
+            f"Two things set the pace. (1) **The growth went in {len(steps)} steps of at most "
+            f"{loads} replicas, one step per decision**, although each new replica was ready "
+            f"about {fmt(head['start_time_ms_median'], 0)} ms after it was started: the "
+            f"controller starts at most `max_concurrent_model_loads` ({loads}) replicas per "
+            "decision and leaves the rest of a growth it capped to the next decision, "
+            f"{fmt(s['decision_interval_s'], 0)} s later, instead of starting the next replica "
+            "when a load slot frees (`apply_growth()` in `src/autoscaler/controller.c`; "
+            "nothing resumes a capped growth on `POOL_EVENT_REPLICA_READY`). The "
+            "documentation says further starts \"wait their turn\"; here the turn is the next "
+            "decision, not the end of a load: with 20 ms loads that costs up to 2 s per step.")
+    if ramp is not None:
+        txt = (f"(2) **The panic window is a {pw}-second mean**: to ask for {need} replicas "
+               f"the mean concurrency over it must exceed {fmt(level, 0)} (= ({need} − 1) × "
+               f"{tc}); after a step from {c0} to {c1} concurrent requests it gets there only "
+               f"{fmt(ramp, 1)} s after the step, so no policy that sizes from that mean can "
+               f"ask for the full {need} before then, whatever the load time — the 2-decision "
+               f"target ({fmt(2 * s['decision_interval_s'], 0)} s) is shorter than that ramp.")
+        if more and more.get("reaction_s") is not None:
+            mups = [e for e in more["scale_events"] if e["type"] == "scale_up" and e["t"] >= 0]
+            txt += (f" The diagnostic run with `max_concurrent_model_loads` "
+                    f"{more['max_concurrent_model_loads']} shows this part alone: it grew "
+                    + ", ".join(f"{e['from']}→{e['to']} at {fmt(e['t'], 1)} s" for e in mups)
+                    + f" and reached {need} after {fmt(more['reaction_s'])} s "
+                    f"({'within' if more.get('passed') else 'still over'} the target).")
+        parts.append(txt)
+    hp, fp = head["window_p99_ms"], fixed["window_p99_ms"]
+    if hp is not None and fp is not None:
+        if hp <= fp * 1.15:
+            parts.append(
+                f"Latency: over the first {fmt(s['latency_window_s'], 0)} s the autoscaled "
+                f"pool's p99 ({fmt(hp, 0)} ms) is close to, or below, the fixed {need}-replica "
+                f"pool's ({fmt(fp, 0)} ms): the seconds spent below {need} replicas cost "
+                f"little, because from {s['nproc']} busy replicas on the CPUs are the limit.")
+        else:
+            parts.append(
+                f"Latency: over the first {fmt(s['latency_window_s'], 0)} s the autoscaled "
+                f"pool's p99 ({fmt(hp, 0)} ms) is {fmt(hp - fp, 0)} ms above the fixed "
+                f"{need}-replica pool's ({fmt(fp, 0)} ms): the first seconds after the step, "
+                "at fewer replicas than CPUs, queue the requests.")
+    if cpu and cpu["window_p99_ms"] is not None and fp is not None:
+        as_good = (cpu["window_p99_ms"] <= fp * 1.1
+                   and cpu["window_throughput_rps"] >= 0.95 * fixed["window_throughput_rps"])
+        parts.append(
+            f"The pool fixed at {cpu['replicas_fixed']} (the CPU count): p99 "
+            f"{fmt(cpu['window_p99_ms'], 0)} ms, {fmt(cpu['window_throughput_rps'], 1)} req/s, "
+            f"against {fmt(fp, 0)} ms and {fmt(fixed['window_throughput_rps'], 1)} req/s for "
+            f"{need} replicas"
+            + (" — at least as good: more replicas than CPUs only time-share them (and "
+               "lengthen each request's own service time). The concurrency rule sizes the "
+               "pool from requests in flight and does not know the machine's CPU count, so "
+               f"on this machine it scales a CPU-bound model to {need} replicas where "
+               f"{s['nproc']} serve as well." if as_good else ".")
+            + " Single runs on a shared machine: differences of some tens of ms in p99 are "
+            "noise.")
+    return " ".join(parts)
+
+
+def zero_section(out, r):
+    out.append("## 5. Zero-scale saving\n")
+    if r is None:
+        out.append("Not run yet (`bench/zero_scale_saving.py`).\n")
+        return
+    if r.get("error"):
+        section_error(out, r)
+        return
+    f, s = r["figures"], r["settings"]
+    au, ma = f["auto"], f["manual"]
+    out.append(
+        f"One `synthetic` model with `params.memory_mb` {s['memory_mb']} (1 GiB allocated and "
+        "every page touched at load, so it stays resident until the replica exits) and a "
+        f"declared `memory_mb` of {s['memory_mb']}; `min_replicas` 0, `initial_replicas` 1, "
+        "`max_replicas` 1. Memory is the sum over the gateway and all its descendants (the "
+        "replica workers) of `VmRSS` (`/proc/PID/status`), and of `Pss` "
+        "(`/proc/PID/smaps_rollup`, which counts a page shared by N processes as 1/N in each); "
+        f"each state is the median of {s['samples_per_state']} samples 0.5 s apart. The "
+        "machine's `MemAvailable` change is given as a check that the memory went back to the "
+        "system (noisy: the machine is shared).\n")
+    out.append(
+        f"- **autoscaler**: `zero_scale_threshold` `no_requests_minutes` and "
+        f"`idle_time_minutes` {s['zero_scale_window_minutes']} (3 s), "
+        f"`zero_scale_cooldown_seconds` {s['zero_scale_cooldown_seconds']}, every other setting "
+        "at its default. \"Loaded\" is sampled while one `POST /predict` every 0.5 s keeps the "
+        "model in use; then the requests stop and the autoscaler is left to do it.")
+    out.append(
+        "- **manual**: `POST /autoscaler/scale {\"action\": \"zero_scale\", \"models\": "
+        "[NAME]}`, every autoscaler setting at its default, on the model loaded at start; the "
+        "script then watches 3 decision intervals that nothing comes back, and repeats the "
+        "POST after one request (a cold start) to check that the autoscaler does not reload "
+        "the model by itself.\n")
+    out.append(f"Command: `{r['command'].strip()}`\n")
+    out.append("| path | loaded: RSS (gateway + replica) | after zero-scale: RSS | **saved (RSS)** "
+               "| loaded: PSS | after: PSS | saved (PSS) | MemAvailable change | time to zero "
+               "| result |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    target = 95.0
+
+    def res(x):
+        return "**pass**" if (x["saving_rss_percent"] or 0) >= target else "**MISSED**"
+    for label, x, t in (("autoscaler", au, f"{fmt(au['seconds_from_last_request_to_zero'], 1)} s "
+                         "after the last request"),
+                        ("manual `zero_scale`", ma, f"{fmt(ma['seconds_from_post_to_zero'], 2)} s "
+                         "after the POST")):
+        lo, af = x["loaded"], x["after"]
+        gw_lo = next((p["rss_mb"] for p in lo["processes"] if p["role"] == "gateway"), None)
+        out.append(f"| {label} | {fmt(lo['rss_mb'], 1)} MB ({fmt(gw_lo, 1)} + "
+                   f"{fmt(lo['rss_mb'] - gw_lo if gw_lo is not None else None, 1)}) | "
+                   f"{fmt(af['rss_mb'], 1)} MB | **{fmt(x['saving_rss_percent'])} %** | "
+                   f"{fmt(lo['pss_mb'], 1)} MB | {fmt(af['pss_mb'], 1)} MB | "
+                   f"{fmt(x['saving_pss_percent'])} % | +{fmt(x['released_to_system_mb'], 0)} MB "
+                   f"| {t} | {res(x)} |")
+    out.append("")
+    out.append(
+        f"Target: ≥ {fmt(target, 0)} % saved (the spec claims \"up to 90 %\") → {verdict(r)}. "
+        f"What is left after zero-scaling is the gateway alone ({fmt(au['after']['rss_mb'], 1)} "
+        "MB RSS), which holds no per-model memory of any size.\n")
+    ab = ma.get("after_a_request") or {}
+    came = next((x for x in (ma.get("replica_back_without_request_s"),
+                             ab.get("replica_back_without_request_s")) if x is not None), None)
+    out.append(
+        f"The model comes back on the next request: after the automatic zero-scale one "
+        f"`POST /predict` took {fmt(au['comeback_request_ms'], 0)} ms (a cold start; the "
+        f"replica's spawn → READY {fmt(au['comeback_replica_start_time_ms'], 0)} ms, most of it "
+        "allocating and touching 1 GiB). The manual POST answered HTTP "
+        f"{ma['scale_http_status']} with status `{ma['scale_response'].get('status')}`, and "
+        f"`GET /autoscaler/scale/{{id}}` said `{(ma.get('operation_after') or {}).get('status')}` "
+        "once the replica had gone; "
+        + ("no replica came back by itself within 6 s, neither on the model never used nor "
+           "after a request (cold start, then `zero_scale` with `override_cooldown`)."
+           if came is None else
+           f"**a replica came back without any request {fmt(came, 1)} s after the manual "
+           "zero-scale** (the autoscaler reloaded the model).") + "\n")
+    out.append("**Reading.** " + zero_reading(r, au, ma))
+    out.append("")
+
+
+def zero_reading(r, au, ma):
+    s = r["settings"]
+    parts = []
+    if r.get("passed"):
+        parts.append(
+            f"The target is met on both paths: {fmt(au['saving_rss_percent'])} % "
+            f"(autoscaler) and {fmt(ma['saving_rss_percent'])} % (manual) of the resident "
+            "memory is released, and the system gets it back (`MemAvailable` "
+            f"+{fmt(au['released_to_system_mb'], 0)} MB): the replica is a separate process "
+            "and exits.")
+    else:
+        parts.append("**The target is missed** on at least one path.")
+    window_s = s["zero_scale_window_minutes"] * 60
+    t = au["seconds_from_last_request_to_zero"]
+    if t is not None and t > window_s + 2 * 2 + 5:
+        parts.append(
+            f"**The automatic zero-scale came {fmt(t, 1)} s after the last request, although "
+            f"the zero-scale windows were {fmt(window_s, 0)} s** (plus at most one 2 s decision "
+            "interval). The cause is in the policy (`src/autoscaler/policy.c`): "
+            "`idle_enough_for_zero()` refuses while `has_work()` is true, and `has_work()` "
+            "counts `concurrency_stable > 0` — the mean concurrency over the whole stable "
+            "window (`reactive.stable_window_seconds`, 60 s by default), which stays above zero "
+            "until the last request has left that window; before that, `replicas_for()` also "
+            "rounds any positive mean up to 1 replica, so the shrink gate is not even reached. "
+            "So the effective zero-scale delay is max(zero-scale windows, stable window) + up "
+            "to one decision interval: invisible with the default windows (10 and 15 min), but "
+            "a short `no_requests_minutes` / `idle_time_minutes` does not do what "
+            "docs/configuration.md says (checked by hand with `stable_window_seconds` 10: zero "
+            "after 11 s instead of 3–5 s).")
+    return " ".join(parts)
+
+
 def summary_rows(res):
     rows = []
     g = res.get("gateway_overhead")
@@ -425,6 +712,31 @@ def summary_rows(res):
                          "median ≤ budget", v))
     else:
         rows.append(("Cold start", "", "", "", "median ≤ load + 10 ms", verdict(c)))
+    sp = res.get("spike_reaction")
+    if sp and not sp.get("error"):
+        fs = sp["figures"]
+        h = fs["autoscaled"][fs.get("headline_repeat", 0)]
+        n = sp["settings"]["need"]
+        rows.append((f"Spike reaction (cmu_us_slt, 1 → {sp['settings']['clients_after']} "
+                     "clients)",
+                     f"{n} ready after {fmt(h['reaction_s'])} s; p99 (first 30 s) "
+                     f"{fmt(h['window_p99_ms'], 0)} ms",
+                     f"pool fixed at {n}: p99 {fmt(fs['fixed']['window_p99_ms'], 0)} ms",
+                     f"p99 ratio {fmt(sp.get('ratio'), 2)}",
+                     f"reaction ≤ 2 × 2 s + load = {fmt(h.get('budget_s'))} s", verdict(sp)))
+    else:
+        rows.append(("Spike reaction", "", "", "", "≤ 2 decisions + load time", verdict(sp)))
+    z = res.get("zero_scale_saving")
+    if z and not z.get("error"):
+        au, ma = z["figures"]["auto"], z["figures"]["manual"]
+        rows.append(("Zero-scale saving (synthetic 1 GiB)",
+                     f"{fmt(au['loaded']['rss_mb'], 1)} → {fmt(au['after']['rss_mb'], 1)} MB RSS "
+                     "(autoscaler)",
+                     "loaded, same run",
+                     f"{fmt(au['saving_rss_percent'])} % saved (manual "
+                     f"{fmt(ma['saving_rss_percent'])} %)", "≥ 95 %", verdict(z)))
+    else:
+        rows.append(("Zero-scale saving", "", "", "", "≥ 95 %", verdict(z)))
     return rows
 
 
@@ -442,15 +754,17 @@ def main():
     out.append("<!-- Generated by bench/report.py (run by bench/run-all) from bench/results/*.json."
                " Do not edit by hand: rerun `make bench`. -->\n")
     out.append(
-        "Three measurements of what the server itself costs, each against a reference "
-        "measured **in the same run** (the machine is shared and noisy, so only a same-run "
-        "ratio means anything), each with a target from issue 2. These are benchmarks, not "
-        "timed tests: `make test` does not run them.\n")
+        "Three measurements of what the server itself costs (sections 1–3, targets from "
+        "issue 2) and two of the autoscaler (sections 4–5, targets from issue 3), each "
+        "against a reference measured **in the same run** (the machine is shared and noisy, "
+        "so only a same-run comparison means anything). These are benchmarks, not timed "
+        "tests: `make test` does not run them.\n")
     out.append("## Rerun\n")
     out.append("```sh\nmake bench            # builds, then bench/run-all: every benchmark, "
                "then this file\nbench/run-all         # the same, without the build step\n"
                "bench/gateway_overhead.py   # one benchmark alone -> bench/results/"
                "gateway_overhead.json\nbench/synth_overhead.py\nbench/cold_start.py\n"
+               "bench/spike_reaction.py\nbench/zero_scale_saving.py\n"
                "bench/report.py       # rewrite this file from bench/results/*.json\n```\n")
     out.append(
         "Each script starts everything it needs (inferd with a config in a temporary "
@@ -458,7 +772,9 @@ def main():
         "127.0.0.1 only, bounds every load in time and count, and stops every process it "
         "started when it ends, also on failure or Ctrl-C. It needs `build/inferd`, "
         "`build/bench_synth_inproc`, `wrk` and `nginx` (`scripts/install-deps`). Exit status: "
-        "0 target met, 1 target missed, 2 could not run. About 3 minutes in all.\n")
+        "0 target met, 1 target missed, 2 could not run. About 10 minutes in all (spike reaction "
+        "about 3.5, zero-scale saving about 1.5); zero-scale saving needs about 2.5 GB of "
+        "free memory.\n")
     out.append("## Machine and run\n")
     out.append("| | |")
     out.append("| --- | --- |")
@@ -488,6 +804,8 @@ def main():
     gateway_section(out, res["gateway_overhead"], res["gateway_overhead_rc8"])
     synth_section(out, res["synth_overhead"])
     cold_section(out, res["cold_start"])
+    spike_section(out, res["spike_reaction"])
+    zero_section(out, res["zero_scale_saving"])
     out.append("## Notes from profiling (taken once while writing the benchmarks; not rerun by "
                "run-all)\n")
     out.append(

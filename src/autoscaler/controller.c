@@ -172,13 +172,10 @@ static int admit_by_memory(autoscaler_t *a, pool_t *pool, int current, int want,
                            const char *trigger)
 {
     double per_replica = pool_replica_memory_mb(pool);
-    if (!(per_replica > 0) || !a->have_system || isnan(a->system.memory_available_mb))
-        return want;
-    int fit = (int)floor(a->system.memory_available_mb / per_replica);
+    double available = a->have_system ? a->system.memory_available_mb : NAN;
+    int fit = gate_memory_fit(available, per_replica, want);
     if (fit >= want)
         return want;
-    if (fit < 0)
-        fit = 0;
     /* One event per refusal episode, not one per decision interval. */
     model_state_t *ms = autoscaler_model_state(a, pool);
     double now = autoscaler_mono_now();
@@ -205,11 +202,11 @@ static int admit_by_memory(autoscaler_t *a, pool_t *pool, int current, int want,
 static bool growth_on_cooldown(autoscaler_t *a, const model_state_t *ms, int current, int desired,
                                double now)
 {
-    if (current == 0 || ms->last.panicking)
+    if (ms->last.panicking || ms->capped_growth_target >= desired)
         return false;
-    if (ms->capped_growth_target >= desired)
-        return false;
-    return now - ms->last_scale_up < a->cfg.cooldowns.scale_up_cooldown_seconds;
+    cooldown_check_t check;
+    gate_cooldown(&a->cfg, &ms->times, current, desired, now, &check);
+    return check.seconds_left > 0;
 }
 
 static void apply_growth(autoscaler_t *a, model_state_t *ms, int current, int desired, double now)
@@ -230,22 +227,20 @@ static void apply_growth(autoscaler_t *a, model_state_t *ms, int current, int de
     op_add_entry(a, op, ms->pool, "scale_up", current, current + add,
                  pool_replica_memory_mb(ms->pool) * add);
     pool_resize(ms->pool, current + add);
-    ms->last_scale_up = ms->last_change = now;
+    ms->times.last_scale_up = ms->times.last_change = now;
 }
 
 static void apply_shrink(autoscaler_t *a, model_state_t *ms, int current, int desired, double now)
 {
-    bool to_zero = desired == 0;
-    double cooldown = to_zero ? a->cfg.cooldowns.zero_scale_cooldown_seconds
-                              : a->cfg.cooldowns.scale_down_cooldown_seconds;
-    double since = to_zero ? fmax(ms->last_scale_up, ms->last_cold_start) : ms->last_change;
-    if (now - since < cooldown)
+    cooldown_check_t check;
+    gate_cooldown(&a->cfg, &ms->times, current, desired, now, &check);
+    if (check.seconds_left > 0)
         return;
-    const char *type = to_zero ? "zero_scale" : "scale_down";
+    const char *type = desired == 0 ? "zero_scale" : "scale_down";
     operation_t *op = op_begin(a, type, ms->last.trigger, ms->last.reason, false);
     op_add_entry(a, op, ms->pool, type, current, desired, 0);
     pool_resize(ms->pool, desired);
-    ms->last_scale_down = ms->last_change = now;
+    ms->times.last_change = now;
 }
 
 static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
@@ -349,7 +344,7 @@ static void on_pool_event(pool_t *pool, const pool_event_t *ev, void *ctx)
         /* A cold start holds back zero-scaling and shrinking, never growth:
          * a burst that arrives at zero must be able to grow at once. */
         if (ms)
-            ms->last_cold_start = ms->last_change = autoscaler_mono_now();
+            ms->times.last_cold_start = ms->times.last_change = autoscaler_mono_now();
         break;
     }
     case POOL_EVENT_REPLICA_READY:
@@ -389,8 +384,7 @@ autoscaler_t *autoscaler_new(uv_loop_t *loop, const inferd_config_t *cfg, dispat
         ms->pool = dispatch_pool_at(dispatch, i);
         policy_state_init(&ms->policy);
         ms->last.trigger = "none";
-        ms->last_scale_up = ms->last_scale_down = ms->last_change = -INFINITY;
-        ms->last_cold_start = -INFINITY;
+        ms->times = (scale_times_t){-INFINITY, -INFINITY, -INFINITY};
         ms->last_admission_refusal = -INFINITY;
     }
     uv_timer_init(loop, &a->collect_timer);

@@ -5,6 +5,7 @@
 #define INFERD_AUTOSCALER_INTERNAL_H
 
 #include "autoscaler/autoscaler.h"
+#include "autoscaler/gates.h"
 #include "autoscaler/policy.h"
 
 #define OP_MAX_MODELS   16
@@ -51,10 +52,7 @@ typedef struct model_state {
     policy_state_t policy;
     policy_decision_t last;
     bool decided;
-    double last_scale_up;   /* monotonic seconds; -inf when never */
-    double last_scale_down; /* any shrink, zero-scale included */
-    double last_change;     /* any change */
-    double last_cold_start;
+    scale_times_t times;           /* when it last grew, changed, cold-started */
     double last_admission_refusal; /* last scaling_failed event for memory */
     int capped_growth_target; /* desired count a capped scale-up is still heading for; 0 none */
     unsigned consecutive_failures;

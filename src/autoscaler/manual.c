@@ -178,22 +178,10 @@ static int check_cooldown(autoscaler_t *a, const scale_request_t *req, const pla
 {
     if (req->override_cooldown || !p->state || p->target == p->current)
         return 0;
-    double since, cooldown;
-    const char *which;
-    if (p->target > p->current) {
-        since = p->state->last_scale_up;
-        cooldown = a->cfg.cooldowns.scale_up_cooldown_seconds;
-        which = "scale_up_cooldown_seconds";
-    } else if (p->target == 0) {
-        since = fmax(p->state->last_scale_up, p->state->last_cold_start);
-        cooldown = a->cfg.cooldowns.zero_scale_cooldown_seconds;
-        which = "zero_scale_cooldown_seconds";
-    } else {
-        since = p->state->last_change;
-        cooldown = a->cfg.cooldowns.scale_down_cooldown_seconds;
-        which = "scale_down_cooldown_seconds";
-    }
-    double left = cooldown - (now - since);
+    cooldown_check_t check;
+    gate_cooldown(&a->cfg, &p->state->times, p->current, p->target, now, &check);
+    double left = check.seconds_left;
+    const char *which = check.setting;
     if (left <= 0)
         return 0;
     fail(status, body, 409, "cooldown_active",
@@ -213,8 +201,10 @@ static int check_memory(autoscaler_t *a, const scale_request_t *req, plan_t *pla
         if (plans[i].target > plans[i].current)
             required +=
                 pool_replica_memory_mb(plans[i].pool) * (plans[i].target - plans[i].current);
-    if (!(required > 0) || !a->have_system || isnan(a->system.memory_available_mb) ||
-        required <= a->system.memory_available_mb)
+    /* All the new replicas together, as one block: the operation is
+     * admitted whole or not at all. */
+    double available = a->have_system ? a->system.memory_available_mb : NAN;
+    if (gate_memory_fit(available, required, 1) == 1)
         return 0;
     int previous = 0, target = 0;
     for (size_t i = 0; i < n; i++) {
@@ -292,10 +282,8 @@ static void apply_plans(autoscaler_t *a, const scale_request_t *req, const actio
         pool_resize(p->pool, p->target);
         if (p->state) {
             if (p->target > p->current)
-                p->state->last_scale_up = now;
-            else if (p->target < p->current)
-                p->state->last_scale_down = now;
-            p->state->last_change = now;
+                p->state->times.last_scale_up = now;
+            p->state->times.last_change = now;
         }
     }
     op->allocation_ms = (double)(uv_hrtime() - t0) / 1e6;
