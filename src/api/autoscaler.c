@@ -252,9 +252,9 @@ static json_t *stats_queue(const server_figures_t *f)
 {
     const window_totals_t *p = &f->performance;
     return json_pack(
-        "{s:I, s:I, s:I, s:o, s:I}", "pending_requests", (json_int_t)(f->in_flight + f->queued),
-        "queue_length", (json_int_t)f->queued, "max_queue_length", (json_int_t)f->max_queue,
-        "average_wait_time_ms",
+        "{s:I, s:I, s:I, s:o, s:I}", "pending_requests",
+        (json_int_t)f->in_flight + (json_int_t)f->queued, "queue_length", (json_int_t)f->queued,
+        "max_queue_length", (json_int_t)f->max_queue, "average_wait_time_ms",
         num(p->queue_wait_count ? p->queue_wait_sum_ms / (double)p->queue_wait_count : NAN),
         "requests_dropped", (json_int_t)(f->day.drops + f->day.timeouts));
 }
