@@ -256,7 +256,7 @@ static json_t *stats_queue(const server_figures_t *f)
         (json_int_t)f->in_flight + (json_int_t)f->queued, "queue_length", (json_int_t)f->queued,
         "max_queue_length", (json_int_t)f->max_queue, "average_wait_time_ms",
         num(p->queue_wait_count ? p->queue_wait_sum_ms / (double)p->queue_wait_count : NAN),
-        "requests_dropped", (json_int_t)(f->day.drops + f->day.timeouts));
+        "requests_dropped", (json_int_t)f->day.drops + (json_int_t)f->day.timeouts);
 }
 
 static json_t *stats_efficiency(api_context_t *api, const server_figures_t *f, double now)
