@@ -26,7 +26,7 @@ build-asan: deps $(ASAN_BUILD)/Makefile
 run: build
 	$(BUILD)/inferd serve --port $(PORT)
 
-test: build build-asan
+test: build build-asan lint
 	cd $(BUILD) && ctest --output-on-failure -j 2
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 ctest --output-on-failure -j 2
 
@@ -42,9 +42,10 @@ bench: build
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
+# The tree stays clean under both: formatting and the checks in .clang-tidy.
 lint: build
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
-	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c')
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c' 'bench/*.c')
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
