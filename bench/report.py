@@ -548,7 +548,16 @@ def spike_reading(r, head, fixed, cpu, more):
                 f"Latency: over the first {fmt(s['latency_window_s'], 0)} s the autoscaled "
                 f"pool's p99 ({fmt(hp, 0)} ms) is {fmt(hp - fp, 0)} ms above the fixed "
                 f"{need}-replica pool's ({fmt(fp, 0)} ms): the first seconds after the step, "
-                "at fewer replicas than CPUs, queue the requests.")
+                f"at fewer replicas than CPUs, queue the requests.")
+    hb, fb = head.get("p99_by_5s") or [], fixed.get("p99_by_5s") or []
+    if len(hb) > 1 and len(fb) > 1:
+        later = [x for x in hb[1:] if x is not None]
+        parts.append(
+            f"By 5-second slices of the requests sent after the step, the autoscaled p99 was "
+            f"{fmt(hb[0], 0)} ms in the first 5 s and {fmt(min(later), 0)}–"
+            f"{fmt(max(later), 0)} ms afterwards; the fixed pool's "
+            f"{fmt(min(x for x in fb if x is not None), 0)}–"
+            f"{fmt(max(x for x in fb if x is not None), 0)} ms throughout.")
     if cpu and cpu["window_p99_ms"] is not None and fp is not None:
         as_good = (cpu["window_p99_ms"] <= fp * 1.1
                    and cpu["window_throughput_rps"] >= 0.95 * fixed["window_throughput_rps"])
@@ -772,7 +781,7 @@ def main():
         "127.0.0.1 only, bounds every load in time and count, and stops every process it "
         "started when it ends, also on failure or Ctrl-C. It needs `build/inferd`, "
         "`build/bench_synth_inproc`, `wrk` and `nginx` (`scripts/install-deps`). Exit status: "
-        "0 target met, 1 target missed, 2 could not run. About 10 minutes in all (spike reaction "
+        "0 target met, 1 target missed, 2 could not run. About 8 minutes in all (spike reaction "
         "about 3.5, zero-scale saving about 1.5); zero-scale saving needs about 2.5 GB of "
         "free memory.\n")
     out.append("## Machine and run\n")
