@@ -262,6 +262,7 @@ static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
                                                          : a->cfg.reactive.target_concurrency,
         .concurrency_stable = m.concurrency_stable,
         .concurrency_panic = m.concurrency_panic,
+        .concurrency_now = (double)c.in_flight + (double)c.queued,
         .replica_cpu_percent = m.cpu_percent,
         .memory_percent = a->have_system ? a->system.memory_percent : NAN,
         .model_memory_percent = model_memory_percent(a, pool),
@@ -333,6 +334,23 @@ static void on_replica_ended(autoscaler_t *a, pool_t *pool, model_state_t *ms,
     }
 }
 
+/* A load finished, so a load slot is free: a growth that was capped by
+ * max_concurrent_model_loads goes on now rather than at the next tick. */
+static void resume_capped_growth(autoscaler_t *a)
+{
+    if (!a->cfg.enabled || a->stopped)
+        return;
+    double now = autoscaler_mono_now();
+    for (size_t i = 0; i < a->n_models; i++) {
+        model_state_t *ms = &a->models[i];
+        pool_counts_t c;
+        pool_get_counts(ms->pool, &c);
+        int current = c.starting + c.ready;
+        if (ms->capped_growth_target > current && c.desired == current && c.draining == 0)
+            apply_growth(a, ms, current, ms->capped_growth_target, now);
+    }
+}
+
 static void on_pool_event(pool_t *pool, const pool_event_t *ev, void *ctx)
 {
     autoscaler_t *a = ctx;
@@ -352,6 +370,7 @@ static void on_pool_event(pool_t *pool, const pool_event_t *ev, void *ctx)
         a->last_start_succeeded = 1;
         if (ms)
             ms->consecutive_failures = 0;
+        resume_capped_growth(a);
         break;
     case POOL_EVENT_REPLICA_ENDED:
         on_replica_ended(a, pool, ms, ev);

@@ -53,13 +53,15 @@ static void raise_to(step_t *s, int desired, const char *trigger, const char *re
     snprintf(s->reason, sizeof(s->reason), "%s", reason);
 }
 
+static double burst_concurrency(const policy_input_t *in);
+
 static bool update_panic(const policy_input_t *in, const autoscaler_config_t *cfg,
                          policy_state_t *state)
 {
     int replicas = in->current_replicas > 0 ? in->current_replicas : 1;
     double capacity = replicas * in->target_concurrency;
-    if (in->concurrency_panic > 0 &&
-        in->concurrency_panic >= cfg->reactive.panic_threshold * capacity)
+    double burst = burst_concurrency(in);
+    if (burst > 0 && burst >= cfg->reactive.panic_threshold * capacity)
         state->panic_until = in->now + cfg->reactive.stable_window_seconds;
     else if (state->panic_until > 0 && in->now >= state->panic_until)
         state->panic_until = 0;
@@ -121,7 +123,7 @@ static bool below_scale_down(const policy_input_t *in, const autoscaler_config_t
 static bool idle_enough_for_zero(const policy_input_t *in, const autoscaler_config_t *cfg)
 {
     if (!cfg->zero_scaling_enabled || !cfg->model_management.auto_unload_unused_models ||
-        in->floor_replicas > 0 || has_work(in))
+        in->floor_replicas > 0 || in->queue_length > 0 || in->concurrency_now > 0)
         return false;
     double quiet = seconds_since(in->now, in->last_arrival, in->started_at);
     double idle = seconds_since(in->now, in->last_busy, in->started_at);
@@ -137,14 +139,6 @@ static void gate_shrink(const policy_input_t *in, const autoscaler_config_t *cfg
 {
     if (s->desired >= in->current_replicas) {
         state->below_since = -1;
-        return;
-    }
-    if (idle_enough_for_zero(in, cfg)) {
-        s->desired = 0;
-        s->trigger = "idle_timeout";
-        snprintf(s->reason, sizeof(s->reason), "no request for %.0f s and no work for %.0f s",
-                 seconds_since(in->now, in->last_arrival, in->started_at),
-                 seconds_since(in->now, in->last_busy, in->started_at));
         return;
     }
     int keep = s->desired > 1 ? s->desired : 1;
@@ -205,13 +199,37 @@ static void apply_bounds(const policy_input_t *in, step_t *s)
     }
 }
 
+/* The burst figure: the panic window's mean, or what is in flight and
+ * waiting right now when that is higher. A step of load shows in the
+ * instantaneous figure at the first decision, long before a 6 s mean
+ * catches up; since panic never shrinks, sizing on a peak costs at most
+ * replicas held for one stable window. */
+static double burst_concurrency(const policy_input_t *in)
+{
+    return in->concurrency_now > in->concurrency_panic ? in->concurrency_now
+                                                       : in->concurrency_panic;
+}
+
 void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, policy_state_t *state,
                    policy_decision_t *out)
 {
     step_t s = {.desired = 0, .trigger = "none", .reason = "no load"};
     int want_stable = replicas_for(in->concurrency_stable, in->target_concurrency);
-    int want_panic = replicas_for(in->concurrency_panic, in->target_concurrency);
+    int want_panic = replicas_for(burst_concurrency(in), in->target_concurrency);
     char reason[240];
+
+    /* Idle long enough: zero, whatever the stable window still remembers. */
+    if (in->current_replicas > 0 && idle_enough_for_zero(in, cfg)) {
+        state->panic_until = 0;
+        state->below_since = -1;
+        s.desired = 0;
+        s.trigger = "idle_timeout";
+        snprintf(s.reason, sizeof(s.reason), "no request for %.0f s and no work for %.0f s",
+                 seconds_since(in->now, in->last_arrival, in->started_at),
+                 seconds_since(in->now, in->last_busy, in->started_at));
+        apply_bounds(in, &s);
+        goto done;
+    }
 
     snprintf(reason, sizeof(reason),
              "%.2f concurrent requests over the stable window / %.2f per replica",
@@ -220,11 +238,7 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
      * back is the cold start's job, and the stable window's memory of a
      * request already answered (or failed) must not reload it. */
     if (in->current_replicas > 0 || in->queue_length > 0)
-        /* From zero only requests actually waiting count: bringing a model
-         * back is the cold start's job, and the stable window's memory of a
-         * request already answered (or failed) must not reload it. */
-        if (in->current_replicas > 0 || in->queue_length > 0)
-            raise_to(&s, want_stable, "concurrency", reason);
+        raise_to(&s, want_stable, "concurrency", reason);
     if (in->current_replicas == 0 && in->queue_length > 0)
         raise_to(&s, 1, "concurrency", "requests are waiting and no replica runs");
     if (in->current_replicas == 0 && in->queue_length > 0 && want_panic > s.desired)
@@ -234,8 +248,8 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
     if (panicking) {
         int hold = want_panic > in->current_replicas ? want_panic : in->current_replicas;
         snprintf(reason, sizeof(reason),
-                 "panic: %.2f concurrent requests over the panic window against a capacity of %.2f",
-                 in->concurrency_panic,
+                 "panic: %.2f concurrent requests (panic window or now) against a capacity of %.2f",
+                 burst_concurrency(in),
                  (in->current_replicas > 0 ? in->current_replicas : 1) * in->target_concurrency);
         if (hold > s.desired || want_panic > want_stable) {
             s.desired = hold > s.desired ? hold : s.desired;
@@ -249,9 +263,9 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
     else
         state->below_since = -1;
     apply_bounds(in, &s);
-
+done:
     out->desired = s.desired;
     out->trigger = s.trigger;
-    out->panicking = panicking;
+    out->panicking = state->panic_until > 0;
     snprintf(out->reason, sizeof(out->reason), "%s", s.reason);
 }

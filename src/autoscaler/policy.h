@@ -8,9 +8,10 @@
  *
  * The `reactive` strategy (Knative's KPA idea plus the spec's thresholds):
  *   desired = ceil(mean concurrency over the stable window / target per replica)
- *   panic:   when concurrency over the panic window reaches panic_threshold x
- *            the current capacity, size for the panic window and never shrink
- *            until the load has stayed below that for one stable window;
+ *   panic:   when concurrency over the panic window, or right now if
+ *            higher, reaches panic_threshold x the current capacity, size for
+ *            it and never shrink until the load has stayed below that for one
+ *            stable window;
  *            (a model at zero counts as one replica's capacity, as in Knative,
  *            so a burst that wakes a model is sized at once);
  *   thresholds: queue length, and p95 response time, replica CPU, machine
@@ -22,7 +23,8 @@
  *            scale_down_threshold.idle_time_minutes;
  *   zero:    only with zero-scaling on, auto-unload on, the model not
  *            pinned (floor 0), no request for no_requests_minutes and no
- *            work for idle_time_minutes.
+ *            work for idle_time_minutes (checked first: the stable window's
+ *            memory of older requests does not hold a model that is idle).
  * Cooldowns, bounds on concurrent loads and memory admission are the
  * controller's job, not the policy's.
  */
@@ -42,6 +44,7 @@ typedef struct policy_input {
     double target_concurrency;   /* requests per replica the pool is sized for */
     double concurrency_stable;   /* mean of (in flight + queued) over the stable window */
     double concurrency_panic;    /* the same over the panic window */
+    double concurrency_now;      /* in flight + queued at this moment */
     double replica_cpu_percent;  /* mean CPU of the model's replicas, % of one core; NAN unknown */
     double memory_percent;       /* machine memory in use; NAN unknown */
     double model_memory_percent; /* the model's replicas' resident memory / machine memory; NAN
