@@ -256,6 +256,9 @@ static int serve_main(int argc, char **argv)
         fprintf(stderr, "inferd: %s\n", err);
         return 1;
     }
+    int closed = store_close_pending(s.store, "server_restarted");
+    if (closed > 0)
+        log_warn("main", "closed scaling events left pending by the previous run count=%d", closed);
     s.dispatch = dispatch_new(s.loop, s.config, exe, opts.log_level);
     s.autoscaler = autoscaler_new(s.loop, s.config, s.dispatch, s.store);
     s.api = (api_context_t){.dispatch = s.dispatch,

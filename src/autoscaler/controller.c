@@ -65,7 +65,6 @@ typedef struct model_metrics {
     double queue_length;
     double cpu_percent;
     double requests_per_minute;
-    double queued_mean;
 } model_metrics_t;
 
 static double mean_concurrency(const model_window_t *w, double now, double seconds)
@@ -82,9 +81,6 @@ static void measure_model(autoscaler_t *a, pool_t *pool, double now, model_metri
     pool_get_counts(pool, &c);
     window_totals_t minute;
     window_totals(w, now, 60, &minute);
-    window_totals_t stable;
-    window_totals(w, now, a->cfg.reactive.stable_window_seconds, &stable);
-    m->queued_mean = stable.seconds > 0 ? stable.queued_seconds / stable.seconds : 0;
     m->concurrency_stable = mean_concurrency(w, now, a->cfg.reactive.stable_window_seconds);
     m->concurrency_panic = mean_concurrency(w, now, a->cfg.reactive.panic_window_seconds);
     m->p95_ms = window_latency_percentile(w, now, a->cfg.reactive.stable_window_seconds, 0.95);
@@ -120,8 +116,8 @@ static double model_memory_percent(autoscaler_t *a, pool_t *pool)
         return NAN;
     pool_counts_t c;
     pool_get_counts(pool, &c);
-    return 100.0 * pool_replica_memory_mb(pool) * (c.ready + c.starting) /
-           a->system.memory_total_mb;
+    (void)c;
+    return 100.0 * pool_replica_memory_mb(pool) / a->system.memory_total_mb;
 }
 
 /* ---- collection ---- */
@@ -133,6 +129,14 @@ static void on_collected(const system_sample_t *sys, const process_sample_t *pro
     a->system = *sys;
     a->have_system = true;
     a->last_collection_unix = autoscaler_unix_now();
+    /* Replicas still starting have not yet taken the memory they will
+     * take: it stays reserved until a sample sees them ready. */
+    a->reserved_mb = 0;
+    for (size_t m = 0; m < a->n_models; m++) {
+        pool_counts_t c;
+        pool_get_counts(a->models[m].pool, &c);
+        a->reserved_mb += pool_replica_memory_mb(a->models[m].pool) * c.starting;
+    }
     for (size_t i = 0; i < n; i++) {
         if (!procs[i].alive)
             continue;
@@ -166,16 +170,32 @@ static int loads_in_progress(autoscaler_t *a)
     return loading;
 }
 
+double autoscaler_admissible_mb(const autoscaler_t *a)
+{
+    if (!a->have_system || isnan(a->system.memory_available_mb))
+        return NAN;
+    return a->system.memory_available_mb - a->reserved_mb;
+}
+
+void autoscaler_reserve_mb(autoscaler_t *a, double mb)
+{
+    if (mb > 0)
+        a->reserved_mb += mb;
+}
+
 /* How many of `want` new replicas of pool fit in available memory; records
  * a scaling_failed event when not all do. */
 static int admit_by_memory(autoscaler_t *a, pool_t *pool, int current, int want,
                            const char *trigger)
 {
     double per_replica = pool_replica_memory_mb(pool);
-    double available = a->have_system ? a->system.memory_available_mb : NAN;
+    double available = autoscaler_admissible_mb(a);
     int fit = gate_memory_fit(available, per_replica, want);
-    if (fit >= want)
+    if (fit >= want) {
+        autoscaler_reserve_mb(a, per_replica * want);
         return want;
+    }
+    autoscaler_reserve_mb(a, per_replica * fit);
     /* One event per refusal episode, not one per decision interval. */
     model_state_t *ms = autoscaler_model_state(a, pool);
     double now = autoscaler_mono_now();
@@ -183,11 +203,10 @@ static int admit_by_memory(autoscaler_t *a, pool_t *pool, int current, int want,
         return fit;
     if (ms)
         ms->last_admission_refusal = now;
-    json_t *details =
-        json_pack("{s:s, s:f, s:f, s:f, s:i, s:i}", "failure_reason", "resource_constraint",
-                  "required_memory_mb", per_replica * want, "available_memory_mb",
-                  a->system.memory_available_mb, "per_replica_memory_mb", per_replica,
-                  "replicas_wanted", want, "replicas_admitted", fit);
+    json_t *details = json_pack("{s:s, s:f, s:f, s:f, s:i, s:i}", "failure_reason",
+                                "resource_constraint", "required_memory_mb", per_replica * want,
+                                "available_memory_mb", available, "per_replica_memory_mb",
+                                per_replica, "replicas_wanted", want, "replicas_admitted", fit);
     op_record_incident(a, pool, "scaling_failed", trigger, current, current + want, details);
     log_warn("autoscaler", "memory admits fewer replicas model=%s wanted=%d admitted=%d",
              pool_name(pool), want, fit);
@@ -241,6 +260,7 @@ static void apply_shrink(autoscaler_t *a, model_state_t *ms, int current, int de
     op_add_entry(a, op, ms->pool, type, current, desired, 0);
     pool_resize(ms->pool, desired);
     ms->times.last_change = now;
+    ms->capped_growth_target = 0;
 }
 
 static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
@@ -266,7 +286,6 @@ static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
         .replica_cpu_percent = m.cpu_percent,
         .memory_percent = a->have_system ? a->system.memory_percent : NAN,
         .model_memory_percent = model_memory_percent(a, pool),
-        .queued_mean = m.queued_mean,
         .gpu_percent = a->have_system ? a->system.gpu_percent : NAN,
         .queue_length = m.queue_length,
         .p95_ms = m.p95_ms,
@@ -275,10 +294,19 @@ static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
     };
     policy_decide(&in, &a->cfg, &ms->policy, &ms->last);
     ms->decided = true;
+    if (ms->last.desired < ms->capped_growth_target)
+        ms->capped_growth_target = 0; /* the load that wanted it is gone */
     ring_push(a->decisions, &a->n_decisions, DECISION_RING, now);
     /* A pool that is still on its way to an earlier count is left alone:
      * deciding again before it gets there would count the same load twice. */
-    if (c.desired != c.starting + c.ready || c.draining > 0)
+    /* Unsettled: the pool is still on its way to an earlier count (in
+     * restart backoff, say); deciding again would count the same load
+     * twice. A pool resized to zero that keeps one replica for the requests
+     * waiting on it is settled at that replica. Draining replicas are out
+     * of the count and do not matter. A manual operation holds the
+     * autoscaler off for its cooldown. */
+    bool kept_for_queue = c.desired == 0 && c.queued > 0 && c.starting + c.ready == 1;
+    if ((c.desired != c.starting + c.ready && !kept_for_queue) || now < ms->manual_hold_until)
         return;
     if (ms->last.desired > in.current_replicas)
         apply_growth(a, ms, in.current_replicas, ms->last.desired, now);
@@ -346,7 +374,8 @@ static void resume_capped_growth(autoscaler_t *a)
         pool_counts_t c;
         pool_get_counts(ms->pool, &c);
         int current = c.starting + c.ready;
-        if (ms->capped_growth_target > current && c.desired == current && c.draining == 0)
+        if (ms->capped_growth_target > current && c.desired == current &&
+            now >= ms->manual_hold_until)
             apply_growth(a, ms, current, ms->capped_growth_target, now);
     }
 }
@@ -405,6 +434,7 @@ autoscaler_t *autoscaler_new(uv_loop_t *loop, const inferd_config_t *cfg, dispat
         ms->last.trigger = "none";
         ms->times = (scale_times_t){-INFINITY, -INFINITY, -INFINITY};
         ms->last_admission_refusal = -INFINITY;
+        ms->manual_hold_until = -INFINITY;
     }
     uv_timer_init(loop, &a->collect_timer);
     uv_timer_init(loop, &a->decide_timer);
@@ -434,6 +464,7 @@ void autoscaler_start(autoscaler_t *a)
 void autoscaler_stop(autoscaler_t *a)
 {
     a->stopped = true;
+    op_abandon_all(a, "shutdown", "the server stopped before the operation completed");
     uv_timer_stop(&a->collect_timer);
     uv_timer_stop(&a->decide_timer);
     dispatch_set_observer(a->dispatch, NULL, NULL);

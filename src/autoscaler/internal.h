@@ -54,6 +54,7 @@ typedef struct model_state {
     bool decided;
     scale_times_t times;           /* when it last grew, changed, cold-started */
     double last_admission_refusal; /* last scaling_failed event for memory */
+    double manual_hold_until;      /* a manual operation holds decisions off until then */
     int capped_growth_target; /* desired count a capped scale-up is still heading for; 0 none */
     unsigned consecutive_failures;
 } model_state_t;
@@ -95,6 +96,8 @@ struct autoscaler {
     double last_load_failure_unix;
     int last_start_succeeded;
 
+    double reserved_mb; /* admitted to replicas not yet seen by a sample */
+
     double decisions[DECISION_RING];
     size_t n_decisions;
 
@@ -105,6 +108,11 @@ struct autoscaler {
 double autoscaler_mono_now(void);
 double autoscaler_unix_now(void);
 model_state_t *autoscaler_model_state(autoscaler_t *a, const pool_t *pool);
+
+/* Memory that new replicas may take now: MemAvailable from the latest
+ * sample less what was admitted since (NAN when unknown); and reserving. */
+double autoscaler_admissible_mb(const autoscaler_t *a);
+void autoscaler_reserve_mb(autoscaler_t *a, double mb);
 
 /* Trigger metrics of a model as seen now (new reference). */
 json_t *autoscaler_model_metrics(autoscaler_t *a, pool_t *pool);
@@ -124,6 +132,10 @@ void op_note_load_failure(autoscaler_t *a, pool_t *pool, const char *reason, con
 /* Records a one-off event (scaling_failed, model_load_failed, replica_crashed). */
 operation_t *op_record_incident(autoscaler_t *a, pool_t *pool, const char *type,
                                 const char *trigger, int previous, int target, json_t *details);
+/* Finishes an operation's open entries as failed. */
+void op_abandon(autoscaler_t *a, operation_t *op, const char *reason, const char *message);
+/* Finishes every operation still in progress as failed (at shutdown). */
+void op_abandon_all(autoscaler_t *a, const char *reason, const char *message);
 /* Writes outcome metrics whose time has come. */
 void op_write_due_outcomes(autoscaler_t *a);
 json_t *op_to_json(autoscaler_t *a, const operation_t *op);

@@ -203,9 +203,11 @@ static int check_memory(autoscaler_t *a, const scale_request_t *req, plan_t *pla
                 pool_replica_memory_mb(plans[i].pool) * (plans[i].target - plans[i].current);
     /* All the new replicas together, as one block: the operation is
      * admitted whole or not at all. */
-    double available = a->have_system ? a->system.memory_available_mb : NAN;
-    if (gate_memory_fit(available, required, 1) == 1)
+    double available = autoscaler_admissible_mb(a);
+    if (gate_memory_fit(available, required, 1) == 1) {
+        autoscaler_reserve_mb(a, required);
         return 0;
+    }
     int previous = 0, target = 0;
     for (size_t i = 0; i < n; i++) {
         previous += plans[i].current;
@@ -217,12 +219,12 @@ static int check_memory(autoscaler_t *a, const scale_request_t *req, plan_t *pla
                   "error", "scaling_failed", "message", "", "scaling_id", "requested_action",
                   req->action, "target_scale", target, "current_scale", previous, "failure_reason",
                   "resource_constraint", "details", "required_memory_mb", required,
-                  "available_memory_mb", a->system.memory_available_mb, "recommendations",
+                  "available_memory_mb", available, "recommendations",
                   "Scale down other models first", "Use a model with a smaller memory footprint");
     char message[256];
     snprintf(message, sizeof(message),
              "Failed to %s: the new replicas need %.0f MiB of memory and %.0f MiB are available",
-             req->action, required, a->system.memory_available_mb);
+             req->action, required, available);
     json_object_set_new(*body, "message", json_string(message));
     /* Refused before any change: recorded, so the history shows it; the
      * answer names the first record. */
@@ -232,8 +234,7 @@ static int check_memory(autoscaler_t *a, const scale_request_t *req, plan_t *pla
         operation_t *op = op_record_incident(
             a, plans[i].pool, "scaling_failed", "manual", plans[i].current, plans[i].target,
             json_pack("{s:s, s:f, s:f}", "failure_reason", "resource_constraint",
-                      "required_memory_mb", required, "available_memory_mb",
-                      a->system.memory_available_mb));
+                      "required_memory_mb", required, "available_memory_mb", available));
         if (json_is_null(json_object_get(*body, "scaling_id")))
             json_object_set_new(*body, "scaling_id", json_string(op->id));
     }
@@ -284,6 +285,13 @@ static void apply_plans(autoscaler_t *a, const scale_request_t *req, const actio
             if (p->target > p->current)
                 p->state->times.last_scale_up = now;
             p->state->times.last_change = now;
+            /* The autoscaler leaves the operator's count alone for the
+             * cooldown that guards the other direction, panic included. */
+            p->state->manual_hold_until =
+                now + (p->target > p->current ? a->cfg.cooldowns.scale_down_cooldown_seconds
+                                              : a->cfg.cooldowns.scale_up_cooldown_seconds);
+            policy_state_init(&p->state->policy);
+            p->state->capped_growth_target = 0;
         }
     }
     op->allocation_ms = (double)(uv_hrtime() - t0) / 1e6;

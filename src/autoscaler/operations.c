@@ -31,7 +31,15 @@ static void format_id(char *out, size_t len, unsigned seq)
 operation_t *op_begin(autoscaler_t *a, const char *action, const char *trigger, const char *reason,
                       bool manual)
 {
+    /* The oldest slot that is not still running: an operation in
+     * progress keeps its slot until it completes. */
     operation_t *op = &a->ops[a->n_ops % OP_HISTORY];
+    for (size_t k = 0; k < OP_HISTORY && op->status == OP_IN_PROGRESS && op->id[0]; k++) {
+        a->n_ops++;
+        op = &a->ops[a->n_ops % OP_HISTORY];
+    }
+    if (op->status == OP_IN_PROGRESS && op->id[0])
+        op_abandon(a, op, "superseded", "too many operations in progress at once");
     a->n_ops++;
     memset(op, 0, sizeof(*op));
     format_id(op->id, sizeof(op->id), ++a->op_seq);
@@ -97,11 +105,12 @@ static bool reached(const op_entry_t *e, const pool_counts_t *c)
     return c->starting + c->ready <= e->target && c->draining == 0;
 }
 
-/* The pool went elsewhere (another operation, a load failure that reset
- * it): this entry will not get to its target. */
+/* The pool was sent the other way (a shrink after this growth, a growth
+ * after this shrink, a load failure that reset it): this entry will not
+ * get to its target. A growth that grows further still gets there. */
 static bool overtaken(const op_entry_t *e, const pool_counts_t *c)
 {
-    return c->desired != e->target;
+    return e->target > e->previous ? c->desired < e->target : c->desired > e->target;
 }
 
 static void finish_entry(autoscaler_t *a, operation_t *op, op_entry_t *e, bool success)
@@ -137,7 +146,7 @@ static void check_op(autoscaler_t *a, operation_t *op)
             if (reached(e, &c))
                 finish_entry(a, op, e, true);
             else if (overtaken(e, &c))
-                finish_entry(a, op, e, e->target <= e->previous && c.desired <= e->target);
+                finish_entry(a, op, e, false);
         }
         all_done &= e->done;
         all_ok &= e->success;
@@ -146,6 +155,28 @@ static void check_op(autoscaler_t *a, operation_t *op)
         op->status = all_ok ? OP_COMPLETED : OP_FAILED;
         op->finished_ns = uv_hrtime();
     }
+}
+
+void op_abandon(autoscaler_t *a, operation_t *op, const char *reason, const char *message)
+{
+    for (size_t i = 0; i < op->n; i++) {
+        op_entry_t *e = &op->entries[i];
+        if (e->done)
+            continue;
+        snprintf(e->failure_reason, sizeof(e->failure_reason), "%s", reason);
+        snprintf(e->failure_message, sizeof(e->failure_message), "%s", message);
+        finish_entry(a, op, e, false);
+    }
+    op->status = OP_FAILED;
+    op->finished_ns = uv_hrtime();
+}
+
+void op_abandon_all(autoscaler_t *a, const char *reason, const char *message)
+{
+    size_t kept = a->n_ops < OP_HISTORY ? a->n_ops : OP_HISTORY;
+    for (size_t i = 0; i < kept; i++)
+        if (a->ops[i].status == OP_IN_PROGRESS)
+            op_abandon(a, &a->ops[i], reason, message);
 }
 
 void op_check_all(autoscaler_t *a)
@@ -287,7 +318,9 @@ json_t *op_to_json(autoscaler_t *a, const operation_t *op)
                       "event_id", e->event_id, "previous_scale", e->previous, "target_scale",
                       e->target, "ready_replicas", c.ready, "starting_replicas", c.starting,
                       "status", e->done ? (e->success ? "completed" : "failed") : "in_progress"));
-        if (e->done && !e->success && e->failure_reason[0] && !failure)
+        bool load_failure = strcmp(e->failure_reason, "timeout") == 0 ||
+                            strcmp(e->failure_reason, "backend_error") == 0;
+        if (e->done && !e->success && load_failure && !failure)
             failure = json_pack("{s:s, s:s, s:s, s:s, s:f}", "error", "model_load_failed",
                                 "message", e->failure_message, "model_name", pool_name(e->pool),
                                 "failure_reason", e->failure_reason, "timeout_seconds",

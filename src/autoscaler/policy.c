@@ -61,7 +61,9 @@ static bool update_panic(const policy_input_t *in, const autoscaler_config_t *cf
     int replicas = in->current_replicas > 0 ? in->current_replicas : 1;
     double capacity = replicas * in->target_concurrency;
     double burst = burst_concurrency(in);
-    if (burst > 0 && burst >= cfg->reactive.panic_threshold * capacity)
+    /* From zero only waiting requests make a burst (as in step 1). */
+    bool from_zero_idle = in->current_replicas == 0 && !(in->queue_length > 0);
+    if (!from_zero_idle && burst > 0 && burst >= cfg->reactive.panic_threshold * capacity)
         state->panic_until = in->now + cfg->reactive.stable_window_seconds;
     else if (state->panic_until > 0 && in->now >= state->panic_until)
         state->panic_until = 0;
@@ -82,7 +84,9 @@ typedef struct threshold_check {
  * number of replicas). */
 static void apply_thresholds(const policy_input_t *in, const autoscaler_config_t *cfg, step_t *s)
 {
-    bool waiting = in->queued_mean > 0 || in->queue_length > 0;
+    /* Waiting now: a queue in the stable window's past may be a cold
+     * start's, which another replica would not have helped. */
+    bool waiting = in->queue_length > 0;
     const threshold_check_t checks[] = {
         {"queue_length", in->queue_length, cfg->thresholds.queue_length_threshold, "queue length"},
         {"response_time", in->p95_ms, cfg->thresholds.response_time_threshold_ms,

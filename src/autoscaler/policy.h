@@ -49,7 +49,6 @@ typedef struct policy_input {
     double memory_percent;       /* machine memory in use; NAN unknown */
     double model_memory_percent; /* the model's replicas' resident memory / machine memory; NAN
                                     unknown */
-    double queued_mean;          /* mean requests waiting over the stable window */
     double gpu_percent;          /* NAN without a GPU */
     double queue_length;         /* requests waiting now */
     double p95_ms;               /* over the stable window; NAN without requests */

@@ -408,6 +408,9 @@ static int spawn_one(pool_t *p)
         log_error("pool", "spawn failed model=%s error=\"%s\"", p->model.name, err);
         free(slot);
         handle_load_failure(p, err);
+        pool_event_t ev = {
+            .type = POOL_EVENT_REPLICA_ENDED, .why = REPLICA_EXIT_LOAD_FAILED, .detail = err};
+        notify(p, &ev);
         return -1;
     }
     slot->next = p->slots;

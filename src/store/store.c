@@ -790,3 +790,26 @@ void store_close(store_t *s)
     free(s->path);
     free(s);
 }
+
+int store_close_pending(store_t *s, const char *reason)
+{
+    /* Events a previous run left open (it stopped or was killed before the
+     * change completed) are closed as failed, so that no event stays
+     * pending forever and durations stay honest (unknown, not made up). */
+    static const char sql[] =
+        "UPDATE events SET success = 0, details = json_patch(coalesce(details, '{}'), "
+        "json_object('failure_reason', ?1)) WHERE success IS NULL";
+    sqlite3_stmt *st = NULL;
+    if (!s)
+        return -1;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, reason, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : -1;
+    if (rc != SQLITE_DONE)
+        log_error(MOD, "cannot close pending events: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return changed;
+}

@@ -54,6 +54,11 @@ int store_add_event(store_t *s, const store_event_t *e);
 int store_finish_event(store_t *s, const char *id, int actual_scale, double duration_seconds,
                        bool success, const json_t *details);
 
+/* Closes every event still pending (left by a run that stopped or died
+ * before the change completed) as failed with details.failure_reason =
+ * reason. Returns how many, or -1 on error. */
+int store_close_pending(store_t *s, const char *reason);
+
 /* Sets outcome_metrics of an event (NULL clears it). Returns 0, or -1 if
  * there is no such id. */
 int store_set_outcome(store_t *s, const char *id, const json_t *outcome_metrics);

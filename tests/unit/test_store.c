@@ -737,3 +737,35 @@ Test(store, add_event_cost)
      * still passes it. */
     cr_expect_lt(us[N / 2], 1000.0, "median insert %.1f us", us[N / 2]);
 }
+
+Test(store, close_pending_fails_what_a_previous_run_left_open)
+{
+    store_event_t open1 = event("p1", 10, "scale_up");
+    open1.success = -1;
+    open1.duration_seconds = NAN;
+    store_event_t open2 = event("p2", 20, "cold_start");
+    open2.success = -1;
+    open2.duration_seconds = NAN;
+    store_event_t done = event("p3", 30, "scale_down");
+    add(&open1);
+    add(&open2);
+    add(&done);
+
+    cr_expect_eq(store_close_pending(store, "server_restarted"), 2);
+    json_t *list = store_list_events(store, 0, NULL, 10);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *ev = json_array_get(list, i);
+        const char *id = json_string_value(json_object_get(ev, "id"));
+        if (strcmp(id, "p3") == 0) {
+            cr_expect(json_is_true(json_object_get(ev, "success")), "a completed event is kept");
+            continue;
+        }
+        cr_expect(json_is_false(json_object_get(ev, "success")), "%s is closed as failed", id);
+        cr_expect_str_eq(
+            json_string_value(json_object_get(json_object_get(ev, "details"), "failure_reason")),
+            "server_restarted");
+        cr_expect(json_is_null(json_object_get(ev, "duration_seconds")), "no made-up duration");
+    }
+    json_decref(list);
+    cr_expect_eq(store_close_pending(store, "again"), 0, "nothing is left open");
+}
