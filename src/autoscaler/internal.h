@@ -125,6 +125,9 @@ operation_t *op_begin(autoscaler_t *a, const char *action, const char *trigger, 
 /* Records the event of one model's change (pending until done). */
 void op_add_entry(autoscaler_t *a, operation_t *op, pool_t *pool, const char *type, int previous,
                   int target, double added_memory_mb);
+/* Lists a model the operation leaves as it is: in the answer, with no
+ * event. */
+void op_add_unchanged(operation_t *op, pool_t *pool, int current);
 /* Checks every operation in progress against its pools. */
 void op_check_all(autoscaler_t *a);
 /* A load of pool failed: operations waiting on it fail with this reason. */

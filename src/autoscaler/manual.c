@@ -267,8 +267,10 @@ static void apply_plans(autoscaler_t *a, const scale_request_t *req, const actio
     bool any_start = false;
     for (size_t i = 0; i < n; i++) {
         plan_t *p = &plans[i];
-        if (p->target == p->current)
-            continue; /* nothing to do, and nothing to record */
+        if (p->target == p->current) {
+            op_add_unchanged(op, p->pool, p->current); /* reported, not recorded */
+            continue;
+        }
         const char *type = p->target > p->current ? "scale_up"
                            : p->target == 0       ? "zero_scale"
                                                   : rule->event_type;

@@ -98,6 +98,18 @@ void op_add_entry(autoscaler_t *a, operation_t *op, pool_t *pool, const char *ty
              previous, target, ev.trigger, e->event_id);
 }
 
+void op_add_unchanged(operation_t *op, pool_t *pool, int current)
+{
+    if (op->n >= OP_MAX_MODELS)
+        return;
+    op_entry_t *e = &op->entries[op->n++];
+    memset(e, 0, sizeof(*e));
+    e->pool = pool;
+    e->type = "unchanged";
+    e->previous = e->target = current;
+    e->done = e->success = true;
+}
+
 static bool reached(const op_entry_t *e, const pool_counts_t *c)
 {
     if (e->target > e->previous)
@@ -313,11 +325,11 @@ json_t *op_to_json(autoscaler_t *a, const operation_t *op)
         memory += e->added_memory_mb;
         json_array_append_new(models, json_string(pool_name(e->pool)));
         json_array_append_new(
-            detail,
-            json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:s}", "model", pool_name(e->pool),
-                      "event_id", e->event_id, "previous_scale", e->previous, "target_scale",
-                      e->target, "ready_replicas", c.ready, "starting_replicas", c.starting,
-                      "status", e->done ? (e->success ? "completed" : "failed") : "in_progress"));
+            detail, json_pack("{s:s, s:s?, s:i, s:i, s:i, s:i, s:s}", "model", pool_name(e->pool),
+                              "event_id", e->event_id[0] ? e->event_id : NULL, "previous_scale",
+                              e->previous, "target_scale", e->target, "ready_replicas", c.ready,
+                              "starting_replicas", c.starting, "status",
+                              e->done ? (e->success ? "completed" : "failed") : "in_progress"));
         bool load_failure = strcmp(e->failure_reason, "timeout") == 0 ||
                             strcmp(e->failure_reason, "backend_error") == 0;
         if (e->done && !e->success && load_failure && !failure)
