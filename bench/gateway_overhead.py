@@ -268,7 +268,9 @@ def run(a):
     errors = {n: sum(r[n]["errors_total"] for r in rounds) for n in ("inferd", "nginx")}
     valid = errors["inferd"] == 0 and errors["nginx"] == 0
     passed = valid and ratio >= TARGET_RATIO
-    cmd_wrk = " ".join(wrk_argv("wrk", a, "http://127.0.0.1:PORT/predict", a.duration))
+    # Shown relative to the repository, so the record names no local path.
+    cmd_wrk = " ".join(wrk_argv("wrk", a, "http://127.0.0.1:PORT/predict", a.duration)).replace(
+        LUA, os.path.relpath(LUA, os.path.dirname(B.BENCH_DIR)))
     result = {
         "title": TITLE,
         "command": "bench/gateway_overhead.py " + " ".join(sys.argv[1:]),

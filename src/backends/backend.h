@@ -62,6 +62,12 @@ typedef struct backend {
 #define BACKEND_SPEED_MIN 0.25
 #define BACKEND_SPEED_MAX 4.0
 
+/* Checks that params is an object whose keys are all in known (a
+ * NULL-ended list, possibly empty); otherwise writes "params.KEY is not a
+ * parameter of the NAME backend (it takes: ...)" and returns -1. */
+int backend_check_keys(const json_t *params, const char *backend, const char *const *known,
+                       char *err, size_t errlen);
+
 /* Returns the backend called name, or NULL. */
 const backend_t *backend_find(const char *name);
 

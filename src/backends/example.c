@@ -57,19 +57,8 @@ static uint64_t fnv1a64(const char *s, size_t n)
 
 static int example_check_params(const json_t *params, char *err, size_t errlen)
 {
-    const char *key;
-    json_t *value;
-
-    if (!json_is_object(params)) {
-        snprintf(err, errlen, "params must be an object");
-        return -1;
-    }
-    json_object_foreach ((json_t *)params, key, value) {
-        snprintf(err, errlen, "params.%s is not a parameter of the example backend (it takes none)",
-                 key);
-        return -1;
-    }
-    return 0;
+    static const char *const known[] = {NULL};
+    return backend_check_keys(params, "example", known, err, errlen);
 }
 
 static int example_load(const json_t *params, void **model, char *err, size_t errlen)

@@ -64,21 +64,10 @@ static const flite_voice_def_t *voice_def_find(const char *name)
 
 static int flite_check_params(const json_t *params, char *err, size_t errlen)
 {
-    const char *key;
-    json_t *value;
-
-    if (!json_is_object(params)) {
-        snprintf(err, errlen, "params must be an object");
+    static const char *const known[] = {"voice", NULL};
+    if (backend_check_keys(params, "flite", known, err, errlen) < 0)
         return -1;
-    }
-    json_object_foreach ((json_t *)params, key, value) {
-        if (strcmp(key, "voice") != 0) {
-            snprintf(err, errlen,
-                     "params.%s is not a parameter of the flite backend (it takes: voice)", key);
-            return -1;
-        }
-    }
-    value = json_object_get(params, "voice");
+    json_t *value = json_object_get(params, "voice");
     if (!value || !json_is_string(value) || !voice_def_find(json_string_value(value))) {
         snprintf(err, errlen, "params.voice must be one of " VOICE_LIST);
         return -1;

@@ -6,6 +6,8 @@
  */
 #include "backends/backend.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 extern const backend_t backend_flite;
@@ -37,4 +39,36 @@ const backend_t *const *backend_all(size_t *count)
 {
     *count = N_BUILTINS;
     return builtins;
+}
+
+static bool key_known(const char *key, const char *const *known)
+{
+    for (size_t i = 0; known[i]; i++)
+        if (strcmp(key, known[i]) == 0)
+            return true;
+    return false;
+}
+
+int backend_check_keys(const json_t *params, const char *backend, const char *const *known,
+                       char *err, size_t errlen)
+{
+    const char *key;
+    json_t *value;
+    if (!json_is_object(params)) {
+        snprintf(err, errlen, "params must be an object");
+        return -1;
+    }
+    json_object_foreach ((json_t *)params, key, value) {
+        if (key_known(key, known))
+            continue;
+        char takes[128] = "none";
+        size_t used = 0;
+        for (size_t i = 0; known[i] && used < sizeof(takes); i++)
+            used += (size_t)snprintf(takes + used, sizeof(takes) - used, "%s%s", i ? ", " : "",
+                                     known[i]);
+        snprintf(err, errlen, "params.%s is not a parameter of the %s backend (it takes %s%s)", key,
+                 backend, known[0] ? ": " : "", takes);
+        return -1;
+    }
+    return 0;
 }
