@@ -50,12 +50,14 @@ typedef struct serve_options {
     const char *config_path;
     const char *data_dir;
     const char *log_level;
+    bool reset_config;
 } serve_options_t;
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: inferd serve [--host HOST] [--port PORT] [--config FILE]\n"
                  "                    [--data-dir DIR] [--log-level debug|info|warn|error]\n"
+                 "                    [--reset-config]\n"
                  "       inferd version\n");
 }
 
@@ -130,13 +132,11 @@ static void on_request(http_request_t *req, void *ctx)
 
 static int parse_serve_options(int argc, char **argv, serve_options_t *o)
 {
-    static const struct option longopts[] = {{"host", required_argument, NULL, 'h'},
-                                             {"port", required_argument, NULL, 'p'},
-                                             {"config", required_argument, NULL, 'c'},
-                                             {"data-dir", required_argument, NULL, 'd'},
-                                             {"log-level", required_argument, NULL, 'l'},
-                                             {"help", no_argument, NULL, 'H'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"host", required_argument, NULL, 'h'},      {"port", required_argument, NULL, 'p'},
+        {"config", required_argument, NULL, 'c'},    {"data-dir", required_argument, NULL, 'd'},
+        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'H'},
+        {"reset-config", no_argument, NULL, 'R'},    {NULL, 0, NULL, 0}};
     *o = (serve_options_t){.port = -1, .log_level = "info"};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -153,6 +153,9 @@ static int parse_serve_options(int argc, char **argv, serve_options_t *o)
             break;
         case 'l':
             o->log_level = optarg;
+            break;
+        case 'R':
+            o->reset_config = true;
             break;
         case 'p':
             errno = 0;
@@ -193,6 +196,34 @@ static int load_config(const serve_options_t *o, inferd_config_t **out)
         sc->port = o->port;
     if (o->data_dir)
         snprintf(sc->data_dir, sizeof(sc->data_dir), "%s", o->data_dir);
+    return 0;
+}
+
+/* Changes accepted by POST /autoscaler/config are stored and take
+ * precedence over the file's autoscaler section; --reset-config forgets
+ * them so that the file applies again. */
+static int apply_stored_config(server_t *s, bool reset)
+{
+    if (reset) {
+        log_info("main", "stored configuration reset; the file applies");
+        return store_reset_config(s->store) < 0 ? -1 : 0;
+    }
+    json_t *doc = store_load_config(s->store);
+    if (!doc)
+        return 0;
+    config_problems_t problems;
+    autoscaler_config_t merged;
+    int rc = config_autoscaler_merge(&s->config->autoscaler, doc, &merged, &problems);
+    json_decref(doc);
+    if (rc < 0) {
+        log_warn("main",
+                 "stored configuration no longer valid, using the file field=%s problem=\"%s\"",
+                 problems.items[0].field, problems.items[0].message);
+        config_problems_clear(&problems);
+        return 0;
+    }
+    s->config->autoscaler = merged;
+    log_info("main", "stored configuration applied over the file");
     return 0;
 }
 
@@ -256,6 +287,8 @@ static int serve_main(int argc, char **argv)
         fprintf(stderr, "inferd: %s\n", err);
         return 1;
     }
+    if (apply_stored_config(&s, opts.reset_config) < 0)
+        return 2;
     int closed = store_close_pending(s.store, "server_restarted");
     if (closed > 0)
         log_warn("main", "closed scaling events left pending by the previous run count=%d", closed);

@@ -7,6 +7,8 @@
  *   GET /autoscaler/stats, GET /autoscaler/health,
  *   POST /autoscaler/scale,
  *   GET /autoscaler/scale/{scaling_id}        api/autoscaler.c
+ *   GET /autoscaler/config,
+ *   POST /autoscaler/config                   api/autoscaler_config.c
  *
  * api/routes.c is the one table of URL -> handler.
  */
@@ -46,5 +48,7 @@ void api_autoscaler_stats(http_request_t *req, const route_params_t *params, voi
 void api_autoscaler_health(http_request_t *req, const route_params_t *params, void *ctx);
 void api_autoscaler_scale(http_request_t *req, const route_params_t *params, void *ctx);
 void api_autoscaler_scale_get(http_request_t *req, const route_params_t *params, void *ctx);
+void api_autoscaler_config_get(http_request_t *req, const route_params_t *params, void *ctx);
+void api_autoscaler_config_post(http_request_t *req, const route_params_t *params, void *ctx);
 
 #endif

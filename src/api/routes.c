@@ -18,6 +18,8 @@ static const route_t routes[] = {
     {"GET", "/autoscaler/health", api_autoscaler_health},
     {"POST", "/autoscaler/scale", api_autoscaler_scale},
     {"GET", "/autoscaler/scale/{scaling_id}", api_autoscaler_scale_get},
+    {"GET", "/autoscaler/config", api_autoscaler_config_get},
+    {"POST", "/autoscaler/config", api_autoscaler_config_post},
 };
 
 void api_register_routes(router_t *r, api_context_t *ctx)

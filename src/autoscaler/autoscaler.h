@@ -39,6 +39,10 @@ void autoscaler_stop(autoscaler_t *a);
 void autoscaler_free(autoscaler_t *a);
 
 const autoscaler_config_t *autoscaler_config(const autoscaler_t *a);
+
+/* Makes cfg the live configuration from the next decision on (timers are
+ * re-armed when an interval changed). */
+void autoscaler_apply_config(autoscaler_t *a, const autoscaler_config_t *cfg);
 store_t *autoscaler_store(const autoscaler_t *a);
 
 /* ---- what the endpoints report ---- */

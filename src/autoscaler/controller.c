@@ -488,6 +488,19 @@ void autoscaler_free(autoscaler_t *a)
     uv_close((uv_handle_t *)&a->decide_timer, on_closed);
 }
 
+void autoscaler_apply_config(autoscaler_t *a, const autoscaler_config_t *cfg)
+{
+    bool timing =
+        cfg->timing.decision_interval_seconds != a->cfg.timing.decision_interval_seconds ||
+        cfg->timing.metrics_collection_interval_seconds !=
+            a->cfg.timing.metrics_collection_interval_seconds;
+    a->cfg = *cfg;
+    if (timing && !a->stopped)
+        autoscaler_start(a);
+    log_info("autoscaler", "configuration applied enabled=%s strategy=%s",
+             cfg->enabled ? "true" : "false", config_strategy_name(cfg->scaling_strategy));
+}
+
 const autoscaler_config_t *autoscaler_config(const autoscaler_t *a)
 {
     return &a->cfg;

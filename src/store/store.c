@@ -57,6 +57,11 @@ static const char *const migrations[] = {
     "  details TEXT);"
     "CREATE INDEX events_ts ON events(ts);"
     "CREATE INDEX events_type_ts ON events(type, ts);",
+    /* 2: the live autoscaler configuration, one row per accepted change. */
+    "CREATE TABLE config ("
+    "  version INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  ts REAL NOT NULL,"
+    "  doc TEXT NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -812,4 +817,57 @@ int store_close_pending(store_t *s, const char *reason)
         log_error(MOD, "cannot close pending events: %s", sqlite3_errmsg(s->db));
     sqlite3_finalize(st);
     return changed;
+}
+
+int store_save_config(store_t *s, double timestamp, const json_t *doc)
+{
+    static const char sql[] = "INSERT INTO config (ts, doc) VALUES (?1, ?2)";
+    if (!s || !json_is_object(doc))
+        return -1;
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    sqlite3_stmt *st = NULL;
+    int rc = text ? sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_double(st, 1, timestamp);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        log_error(MOD, "cannot save the configuration: %s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    free(text);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+json_t *store_load_config(store_t *s)
+{
+    static const char sql[] = "SELECT doc FROM config ORDER BY version DESC LIMIT 1";
+    sqlite3_stmt *st = NULL;
+    json_t *doc = NULL;
+    if (!s || sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_error(MOD, "cannot read the configuration: %s", s ? sqlite3_errmsg(s->db) : "no store");
+        return NULL;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(st, 0);
+        doc = text ? json_loads(text, 0, NULL) : NULL;
+        if (!doc)
+            log_warn(MOD, "stored configuration does not parse; ignoring it");
+    }
+    sqlite3_finalize(st);
+    return doc;
+}
+
+int store_reset_config(store_t *s)
+{
+    if (!s)
+        return -1;
+    char *errmsg = NULL;
+    if (sqlite3_exec(s->db, "DELETE FROM config", NULL, NULL, &errmsg) != SQLITE_OK) {
+        log_error(MOD, "cannot reset the configuration: %s", errmsg ? errmsg : "?");
+        sqlite3_free(errmsg);
+        return -1;
+    }
+    return 0;
 }

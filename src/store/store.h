@@ -59,6 +59,14 @@ int store_finish_event(store_t *s, const char *id, int actual_scale, double dura
  * reason. Returns how many, or -1 on error. */
 int store_close_pending(store_t *s, const char *reason);
 
+/* The live autoscaler configuration: each accepted change is saved whole,
+ * as a new version; loading returns the newest (a new reference), or NULL
+ * when none was saved. Resetting forgets every saved version, so the
+ * configuration file applies again at the next start. */
+int store_save_config(store_t *s, double timestamp, const json_t *doc);
+json_t *store_load_config(store_t *s);
+int store_reset_config(store_t *s);
+
 /* Sets outcome_metrics of an event (NULL clears it). Returns 0, or -1 if
  * there is no such id. */
 int store_set_outcome(store_t *s, const char *id, const json_t *outcome_metrics);
