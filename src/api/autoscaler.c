@@ -11,6 +11,7 @@
 #include "api/request.h"
 #include "autoscaler/autoscaler.h"
 #include "metrics/histogram.h"
+#include "util/timefmt.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,19 +33,8 @@ static json_t *unix_time(double t)
 {
     if (!isfinite(t))
         return json_null();
-    char out[32];
-    time_t s = (time_t)t;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(out);
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    char out[TIME_ISO_LEN];
+    return time_format_iso(t, out) == 0 ? json_string(out) : json_null();
 }
 
 /* A count from the store, or null when the store failed (-1). */
@@ -463,7 +453,7 @@ void api_autoscaler_health(http_request_t *req, const route_params_t *params, vo
                   st.have_system && st.system.gpu_available, "model_loading_capability", h.can_load,
                   "memory_allocation", h.memory_low ? "low" : "sufficient", "network_connectivity",
                   h.network_ok, "disk_space", h.disk_low ? "low" : "sufficient");
-    double uptime = wall_now() - st.started_at;
+    double uptime = time_unix_now() - st.started_at;
     json_t *body =
         json_pack("{s:s, s:s, s:{s:s, s:b, s:o, s:f, s:s}, s:o, s:o, s:o, s:o}", "status", status,
                   "timestamp", stamp, "autoscaler", "status",

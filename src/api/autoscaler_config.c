@@ -10,8 +10,8 @@
  */
 #include "api/api.h"
 #include "api/request.h"
+#include "util/timefmt.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,13 +47,9 @@ static void reply_problems(http_request_t *req, config_problems_t *problems)
 
 static void record_change(api_context_t *api, const json_t *updated, double now)
 {
-    char id[64];
-    struct tm tm;
-    time_t t = (time_t)now;
-    gmtime_r(&t, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof(stamp), "%Y%m%d_%H%M%S", &tm);
-    snprintf(id, sizeof(id), "config_%s_%03d", stamp, (int)(fmod(now, 1.0) * 1000));
+    char id[64], stamp[TIME_STAMP_LEN];
+    time_format_stamp(now, stamp);
+    snprintf(id, sizeof(id), "config_%s", stamp);
     json_t *details = json_pack("{s:O}", "updated_fields", updated);
     store_event_t ev = {
         .id = id,
@@ -85,9 +81,7 @@ void api_autoscaler_config_post(http_request_t *req, const route_params_t *param
     }
     json_decref(body);
     json_t *updated = config_autoscaler_diff(live, &next);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    double now = time_unix_now();
     if (json_array_size(updated) > 0) {
         json_t *whole = config_autoscaler_to_json(&next);
         if (store_save_config(autoscaler_store(api->autoscaler), now, whole) < 0) {

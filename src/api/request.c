@@ -3,6 +3,7 @@
  * {"success": false, "error": "invalid_request",
  *  "message": "field 'target_replicas' must be an integer between 0 and 10"}. */
 #include "api/request.h"
+#include "util/timefmt.h"
 #include "util/xalloc.h"
 
 #include <stdarg.h>
@@ -38,10 +39,7 @@ void api_reply_error(http_request_t *req, int status, const char *code, const ch
 
 void api_format_timestamp(char out[32])
 {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    time_format_iso(time_unix_now(), out);
 }
 
 static bool is_json_content_type(const char *ct)

@@ -11,6 +11,7 @@
  */
 #include "autoscaler/internal.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 #include "util/xalloc.h"
 
 #include <math.h>
@@ -24,13 +25,6 @@
 double autoscaler_mono_now(void)
 {
     return (double)uv_hrtime() / 1e9;
-}
-
-double autoscaler_unix_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 model_state_t *autoscaler_model_state(autoscaler_t *a, const pool_t *pool)
@@ -128,7 +122,7 @@ static void on_collected(const system_sample_t *sys, const process_sample_t *pro
     autoscaler_t *a = ctx;
     a->system = *sys;
     a->have_system = true;
-    a->last_collection_unix = autoscaler_unix_now();
+    a->last_collection_unix = time_unix_now();
     /* Replicas still starting have not yet taken the memory they will
      * take: it stays reserved until a sample sees them ready. */
     a->reserved_mb = 0;
@@ -318,7 +312,7 @@ static void on_decide_tick(uv_timer_t *timer)
 {
     autoscaler_t *a = timer->data;
     double now = autoscaler_mono_now();
-    a->last_decision_unix = autoscaler_unix_now();
+    a->last_decision_unix = time_unix_now();
     op_check_all(a);
     op_write_due_outcomes(a);
     if (!a->cfg.enabled)
@@ -350,8 +344,8 @@ static void on_replica_ended(autoscaler_t *a, pool_t *pool, model_state_t *ms,
     if (ms)
         ms->consecutive_failures++;
     if (load) {
-        ring_push(a->load_failed, &a->n_load_failed, LOAD_RING, autoscaler_unix_now());
-        a->last_load_failure_unix = autoscaler_unix_now();
+        ring_push(a->load_failed, &a->n_load_failed, LOAD_RING, time_unix_now());
+        a->last_load_failure_unix = time_unix_now();
         a->last_start_succeeded = 0;
         op_note_load_failure(a, pool, failure_reason_of(ev->why), ev->detail);
         op_record_incident(a, pool, "model_load_failed", replica_exit_name(ev->why), now_count + 1,
@@ -395,7 +389,7 @@ static void on_pool_event(pool_t *pool, const pool_event_t *ev, void *ctx)
         break;
     }
     case POOL_EVENT_REPLICA_READY:
-        ring_push(a->load_ok, &a->n_load_ok, LOAD_RING, autoscaler_unix_now());
+        ring_push(a->load_ok, &a->n_load_ok, LOAD_RING, time_unix_now());
         a->last_start_succeeded = 1;
         if (ms)
             ms->consecutive_failures = 0;
@@ -419,7 +413,7 @@ autoscaler_t *autoscaler_new(uv_loop_t *loop, const inferd_config_t *cfg, dispat
     a->dispatch = dispatch;
     a->store = store;
     a->collector = collector_new(loop, cfg->server.data_dir);
-    a->started_unix = autoscaler_unix_now();
+    a->started_unix = time_unix_now();
     a->started_mono = autoscaler_mono_now();
     a->last_decision_unix = NAN;
     a->last_collection_unix = NAN;
@@ -515,7 +509,7 @@ store_t *autoscaler_store(const autoscaler_t *a)
 
 void autoscaler_get_status(const autoscaler_t *a, autoscaler_status_t *out)
 {
-    double day_ago = autoscaler_unix_now() - 86400.0;
+    double day_ago = time_unix_now() - 86400.0;
     memset(out, 0, sizeof(*out));
     out->started_at = a->started_unix;
     out->last_decision_at = a->last_decision_unix;
@@ -557,7 +551,7 @@ static int direction_of(const char *type)
 double autoscaler_accuracy_percent(const autoscaler_t *a)
 {
     static const char *const types[] = {"scale_up", "scale_down", "zero_scale", NULL};
-    json_t *events = store_list_events(a->store, autoscaler_unix_now() - 86400.0, types, 1000);
+    json_t *events = store_list_events(a->store, time_unix_now() - 86400.0, types, 1000);
     if (!events)
         return NAN;
     size_t n = json_array_size(events), decisions = 0, reversed = 0;

@@ -106,7 +106,6 @@ struct autoscaler {
 };
 
 double autoscaler_mono_now(void);
-double autoscaler_unix_now(void);
 model_state_t *autoscaler_model_state(autoscaler_t *a, const pool_t *pool);
 
 /* Memory that new replicas may take now: MemAvailable from the latest

@@ -11,21 +11,18 @@
  */
 #include "autoscaler/internal.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-static void format_id(char *out, size_t len, unsigned seq)
+static void format_id(char *out, size_t len, double now, unsigned seq)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof(stamp), "%Y%m%d_%H%M%S", &tm);
-    snprintf(out, len, "scale_%s_%03ld_%04u", stamp, ts.tv_nsec / 1000000, seq % 10000);
+    char stamp[TIME_STAMP_LEN];
+    time_format_stamp(now, stamp);
+    snprintf(out, len, "scale_%s_%04u", stamp, seq % 10000);
 }
 
 operation_t *op_begin(autoscaler_t *a, const char *action, const char *trigger, const char *reason,
@@ -42,12 +39,12 @@ operation_t *op_begin(autoscaler_t *a, const char *action, const char *trigger, 
         op_abandon(a, op, "superseded", "too many operations in progress at once");
     a->n_ops++;
     memset(op, 0, sizeof(*op));
-    format_id(op->id, sizeof(op->id), ++a->op_seq);
+    op->started_unix = time_unix_now();
+    format_id(op->id, sizeof(op->id), op->started_unix, ++a->op_seq);
     snprintf(op->action, sizeof(op->action), "%s", action);
     snprintf(op->trigger, sizeof(op->trigger), "%s", trigger ? trigger : "none");
     snprintf(op->reason, sizeof(op->reason), "%s", reason ? reason : "");
     op->manual = manual;
-    op->started_unix = autoscaler_unix_now();
     op->started_ns = uv_hrtime();
     op->estimated_load_ms = NAN;
     op->status = OP_IN_PROGRESS;
@@ -338,11 +335,8 @@ json_t *op_to_json(autoscaler_t *a, const operation_t *op)
                                 "failure_reason", e->failure_reason, "timeout_seconds",
                                 pool_model(e->pool)->load_timeout_seconds);
     }
-    char when[32];
-    time_t t = (time_t)op->started_unix;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char when[TIME_ISO_LEN];
+    time_format_iso(op->started_unix, when);
     json_t *estimate = json_null();
     if (op->status == OP_IN_PROGRESS && !isnan(op->estimated_load_ms)) {
         char text[64];

@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 #include "util/xalloc.h"
 
 #include <errno.h>
@@ -401,14 +402,10 @@ static json_t *column_json(sqlite3_stmt *st, int col, const char *id)
  * gmtime's range. */
 static const char *format_utc(double ts, char *out, size_t len)
 {
-    struct tm tm;
-    time_t t;
-
-    if (!(ts > -1e15 && ts < 1e15))
+    char iso[TIME_ISO_LEN];
+    if (time_format_iso(ts, iso) < 0)
         return NULL;
-    t = (time_t)floor(ts);
-    if (!gmtime_r(&t, &tm) || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        return NULL;
+    snprintf(out, len, "%s", iso);
     return out;
 }
 
