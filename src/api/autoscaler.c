@@ -8,6 +8,7 @@
  * docs/api.md gives the window of each.
  */
 #include "api/api.h"
+#include "util/json_number.h"
 #include "api/request.h"
 #include "autoscaler/autoscaler.h"
 #include "metrics/histogram.h"
@@ -23,11 +24,6 @@
 #define RATE_WINDOW_S        60.0   /* requests per minute, throughput */
 #define EFFICIENCY_WINDOW_S  3600.0 /* utilisation and cost efficiency */
 #define DAY_S                86400.0
-
-static json_t *num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
 
 static json_t *unix_time(double t)
 {
@@ -193,15 +189,16 @@ static json_t *stats_performance(const server_figures_t *f)
 {
     const window_totals_t *p = &f->performance;
     double errors = (double)(p->server_errors + p->drops + p->timeouts);
-    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:f}", "requests_per_minute",
-                     (json_int_t)f->rate.arrivals, "average_response_time_ms",
-                     num(p->latency_count ? p->latency_sum_ms / (double)p->latency_count : NAN),
-                     "p95_response_time_ms", num(histogram_percentile(&f->latency, 0.95)),
-                     "p99_response_time_ms", num(histogram_percentile(&f->latency, 0.99)),
-                     "error_rate_percent",
-                     num(p->finished ? 100.0 * errors / (double)p->finished : NAN),
-                     "throughput_requests_per_second",
-                     f->rate.seconds > 0 ? (double)f->rate.successes / RATE_WINDOW_S : 0.0);
+    return json_pack(
+        "{s:I, s:o, s:o, s:o, s:o, s:f}", "requests_per_minute", (json_int_t)f->rate.arrivals,
+        "average_response_time_ms",
+        json_number_or_null(p->latency_count ? p->latency_sum_ms / (double)p->latency_count : NAN),
+        "p95_response_time_ms", json_number_or_null(histogram_percentile(&f->latency, 0.95)),
+        "p99_response_time_ms", json_number_or_null(histogram_percentile(&f->latency, 0.99)),
+        "error_rate_percent",
+        json_number_or_null(p->finished ? 100.0 * errors / (double)p->finished : NAN),
+        "throughput_requests_per_second",
+        f->rate.seconds > 0 ? (double)f->rate.successes / RATE_WINDOW_S : 0.0);
 }
 
 static json_t *stats_resources(const autoscaler_status_t *st)
@@ -209,17 +206,18 @@ static json_t *stats_resources(const autoscaler_status_t *st)
     const system_sample_t *s = &st->system;
     bool have = st->have_system;
     return json_pack("{s:o, s:o, s:o, s:o, s:o}", "cpu_usage_percent",
-                     num(have ? s->cpu_percent : NAN), "memory_usage_percent",
-                     num(have ? s->memory_percent : NAN), "gpu_usage_percent",
-                     num(have && s->gpu_available ? s->gpu_percent : NAN), "gpu_memory_usage_mb",
-                     num(have && s->gpu_available ? s->gpu_memory_used_mb : NAN),
-                     "disk_usage_percent", num(have ? s->disk_percent : NAN));
+                     json_number_or_null(have ? s->cpu_percent : NAN), "memory_usage_percent",
+                     json_number_or_null(have ? s->memory_percent : NAN), "gpu_usage_percent",
+                     json_number_or_null(have && s->gpu_available ? s->gpu_percent : NAN),
+                     "gpu_memory_usage_mb",
+                     json_number_or_null(have && s->gpu_available ? s->gpu_memory_used_mb : NAN),
+                     "disk_usage_percent", json_number_or_null(have ? s->disk_percent : NAN));
 }
 
 /* store_mean_duration answers -1 on a store error: no figure then. */
 static json_t *mean_or_null(double v)
 {
-    return num(v < 0 ? NAN : v);
+    return json_number_or_null(v < 0 ? NAN : v);
 }
 
 static json_t *stats_scaling(api_context_t *api)
@@ -245,7 +243,8 @@ static json_t *stats_queue(const server_figures_t *f)
         "{s:I, s:I, s:I, s:o, s:I}", "pending_requests",
         (json_int_t)f->in_flight + (json_int_t)f->queued, "queue_length", (json_int_t)f->queued,
         "max_queue_length", (json_int_t)f->max_queue, "average_wait_time_ms",
-        num(p->queue_wait_count ? p->queue_wait_sum_ms / (double)p->queue_wait_count : NAN),
+        json_number_or_null(p->queue_wait_count ? p->queue_wait_sum_ms / (double)p->queue_wait_count
+                                                : NAN),
         "requests_dropped", (json_int_t)f->day.drops + (json_int_t)f->day.timeouts);
 }
 
@@ -255,11 +254,12 @@ static json_t *stats_efficiency(api_context_t *api, const server_figures_t *f, d
     double provisioned = h->ready_replica_seconds;
     double cost = provisioned > 0 ? 100.0 * f->needed_replica_seconds / provisioned : NAN;
     double failed = (double)(d->server_errors + d->drops + d->timeouts);
-    return json_pack("{s:o, s:o, s:f, s:s}", "resource_utilization_score",
-                     num(provisioned > 0 ? 100.0 * h->busy_replica_seconds / provisioned : NAN),
-                     "cost_efficiency_score", num(cost > 100 ? 100 : cost), "availability_score",
-                     d->arrivals ? 100.0 * (1.0 - failed / (double)d->arrivals) : 100.0,
-                     "performance_stability", performance_stability(api, now));
+    return json_pack(
+        "{s:o, s:o, s:f, s:s}", "resource_utilization_score",
+        json_number_or_null(provisioned > 0 ? 100.0 * h->busy_replica_seconds / provisioned : NAN),
+        "cost_efficiency_score", json_number_or_null(cost > 100 ? 100 : cost), "availability_score",
+        d->arrivals ? 100.0 * (1.0 - failed / (double)d->arrivals) : 100.0, "performance_stability",
+        performance_stability(api, now));
 }
 
 static json_t *thresholds_json(const autoscaler_config_t *c)
@@ -289,16 +289,16 @@ static json_t *per_model(api_context_t *api, double now)
         window_totals(pool_window(pool), now, RATE_WINDOW_S, &t);
         json_array_append_new(
             list,
-            json_pack(
-                "{s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:s, s:s, s:b, s:b}", "model",
-                pool_name(pool), "current_scale", c.ready, "starting", c.starting, "draining",
-                c.draining, "target_scale", c.desired, "in_flight", (json_int_t)c.in_flight,
-                "queue_length", (json_int_t)c.queued, "requests_per_minute", (json_int_t)t.arrivals,
-                "p95_response_time_ms",
-                num(window_latency_percentile(pool_window(pool), now, PERFORMANCE_WINDOW_S, 0.95)),
-                "replica_cpu_percent", num(pool_replica_cpu_percent(pool)), "last_trigger",
-                v.trigger, "last_reason", v.reason, "panicking", v.panicking, "auto_managed",
-                v.auto_managed));
+            json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:s, s:s, s:b, s:b}",
+                      "model", pool_name(pool), "current_scale", c.ready, "starting", c.starting,
+                      "draining", c.draining, "target_scale", c.desired, "in_flight",
+                      (json_int_t)c.in_flight, "queue_length", (json_int_t)c.queued,
+                      "requests_per_minute", (json_int_t)t.arrivals, "p95_response_time_ms",
+                      json_number_or_null(window_latency_percentile(pool_window(pool), now,
+                                                                    PERFORMANCE_WINDOW_S, 0.95)),
+                      "replica_cpu_percent", json_number_or_null(pool_replica_cpu_percent(pool)),
+                      "last_trigger", v.trigger, "last_reason", v.reason, "panicking", v.panicking,
+                      "auto_managed", v.auto_managed));
     }
     return list;
 }
@@ -433,12 +433,13 @@ void api_autoscaler_health(http_request_t *req, const route_params_t *params, vo
     json_t *components = json_pack(
         "{s:{s:s, s:o, s:o}, s:{s:s, s:I, s:o}, s:{s:s, s:I, s:o}, s:{s:s, s:f, s:I}}",
         "metrics_collector", "status", component(!h.collector_late), "last_update",
-        unix_time(st.last_collection_at), "collection_cost_us", num(st.collection_cost_us),
-        "decision_engine", "status", component(!h.controller_late), "decisions_per_minute",
-        (json_int_t)st.decisions_last_minute, "accuracy_percent",
-        num(autoscaler_accuracy_percent(api->autoscaler)), "model_manager", "status",
-        component(h.can_load), "managed_models", (json_int_t)dispatch_pool_count(api->dispatch),
-        "load_success_rate", num(loads ? 100.0 * st.loads_succeeded_24h / loads : NAN),
+        unix_time(st.last_collection_at), "collection_cost_us",
+        json_number_or_null(st.collection_cost_us), "decision_engine", "status",
+        component(!h.controller_late), "decisions_per_minute", (json_int_t)st.decisions_last_minute,
+        "accuracy_percent", json_number_or_null(autoscaler_accuracy_percent(api->autoscaler)),
+        "model_manager", "status", component(h.can_load), "managed_models",
+        (json_int_t)dispatch_pool_count(api->dispatch), "load_success_rate",
+        json_number_or_null(loads ? 100.0 * st.loads_succeeded_24h / loads : NAN),
         "resource_monitor", "status", component(!h.collector_late), "monitoring_interval_seconds",
         cfg->timing.metrics_collection_interval_seconds, "data_points_collected",
         (json_int_t)st.data_points);

@@ -10,6 +10,7 @@
  * this clock or its cooldowns.
  */
 #include "autoscaler/internal.h"
+#include "util/json_number.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 #include "util/xalloc.h"
@@ -83,11 +84,6 @@ static void measure_model(autoscaler_t *a, pool_t *pool, double now, model_metri
     m->requests_per_minute = (double)minute.arrivals;
 }
 
-static json_t *number_or_null(double v)
-{
-    return isnan(v) ? json_null() : json_real(v);
-}
-
 json_t *autoscaler_model_metrics(autoscaler_t *a, pool_t *pool)
 {
     model_metrics_t m;
@@ -96,11 +92,11 @@ json_t *autoscaler_model_metrics(autoscaler_t *a, pool_t *pool)
     pool_get_counts(pool, &c);
     double memory = a->have_system ? a->system.memory_percent : NAN;
     return json_pack("{s:o, s:o, s:I, s:o, s:f, s:f, s:i, s:i}", "cpu_usage_percent",
-                     number_or_null(m.cpu_percent), "memory_usage_percent", number_or_null(memory),
-                     "queue_length", (json_int_t)c.queued, "response_time_ms",
-                     number_or_null(m.p95_ms), "concurrency", m.concurrency_stable,
-                     "requests_per_minute", m.requests_per_minute, "ready_replicas", c.ready,
-                     "starting_replicas", c.starting);
+                     json_number_or_null(m.cpu_percent), "memory_usage_percent",
+                     json_number_or_null(memory), "queue_length", (json_int_t)c.queued,
+                     "response_time_ms", json_number_or_null(m.p95_ms), "concurrency",
+                     m.concurrency_stable, "requests_per_minute", m.requests_per_minute,
+                     "ready_replicas", c.ready, "starting_replicas", c.starting);
 }
 
 /* The model's replicas' resident memory as a share of the machine's. */

@@ -10,6 +10,7 @@
  * metrics are read again and stored as the event's outcome.
  */
 #include "autoscaler/internal.h"
+#include "util/json_number.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 
@@ -284,11 +285,6 @@ static const char *status_name(op_status_t s)
     return s == OP_IN_PROGRESS ? "in_progress" : s == OP_COMPLETED ? "completed" : "failed";
 }
 
-static json_t *number_or_null(double v)
-{
-    return isnan(v) ? json_null() : json_real(v);
-}
-
 static json_t *steps_json(const operation_t *op, bool grows)
 {
     const char *loading = !grows ? "skipped" : status_name(op->status);
@@ -296,7 +292,7 @@ static json_t *steps_json(const operation_t *op, bool grows)
                                      "status", grows ? loading : status_name(op->status));
     if (op->status == OP_IN_PROGRESS)
         json_object_set_new(loading_step, "estimated_duration_ms",
-                            number_or_null(op->estimated_load_ms));
+                            json_number_or_null(op->estimated_load_ms));
     else
         json_object_set_new(loading_step, "duration_ms",
                             json_real((double)(op->finished_ns - op->started_ns) / 1e6));
