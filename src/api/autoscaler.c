@@ -8,10 +8,10 @@
  * docs/api.md gives the window of each.
  */
 #include "api/api.h"
-#include "util/json_number.h"
 #include "api/request.h"
 #include "autoscaler/autoscaler.h"
 #include "metrics/histogram.h"
+#include "util/json_number.h"
 #include "util/timefmt.h"
 
 #include <math.h>
