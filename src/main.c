@@ -12,6 +12,7 @@
 #include "autoscaler/autoscaler.h"
 #include "config/config.h"
 #include "dispatch/dispatch.h"
+#include "history/recorder.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -34,6 +35,7 @@ typedef struct server {
     dispatch_t *dispatch;
     store_t *store;
     autoscaler_t *autoscaler;
+    traffic_recorder_t *recorder;
     router_t *router;
     http_server_t *http;
     api_context_t api;
@@ -77,6 +79,8 @@ static void on_workers_stopped(void *arg)
 {
     server_t *s = arg;
     log_info("main", "all workers stopped");
+    recorder_close(s->recorder, NULL, NULL); /* writes the last partial minute */
+    s->recorder = NULL;
     autoscaler_free(s->autoscaler);
     s->autoscaler = NULL;
     http_server_close(s->http, on_http_closed, s);
@@ -294,7 +298,10 @@ static int serve_main(int argc, char **argv)
         log_warn("main", "closed scaling events left pending by the previous run count=%d", closed);
     s.dispatch = dispatch_new(s.loop, s.config, exe, opts.log_level);
     s.autoscaler = autoscaler_new(s.loop, s.config, s.dispatch, s.store);
-    s.api = (api_context_t){.dispatch = s.dispatch,
+    s.recorder = recorder_new(s.loop, s.dispatch, s.autoscaler, s.store, s.config->server.data_dir,
+                              s.config->server.history_retention_days);
+    s.api = (api_context_t){.loop = s.loop,
+                            .dispatch = s.dispatch,
                             .autoscaler = s.autoscaler,
                             .worker_exe = exe,
                             .started_ns = uv_hrtime()};
@@ -313,6 +320,7 @@ static int serve_main(int argc, char **argv)
              http_server_port(s.http), s.config->n_models, INFERD_VERSION);
     dispatch_start(s.dispatch);
     autoscaler_start(s.autoscaler);
+    recorder_start(s.recorder);
 
     uv_run(s.loop, UV_RUN_DEFAULT);
 

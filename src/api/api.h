@@ -9,6 +9,7 @@
  *   GET /autoscaler/scale/{scaling_id}        api/autoscaler.c
  *   GET /autoscaler/config,
  *   POST /autoscaler/config                   api/autoscaler_config.c
+ *   GET /autoscaler/history                   api/autoscaler_history.c
  *
  * api/routes.c is the one table of URL -> handler.
  */
@@ -23,6 +24,7 @@
 #include "http/router.h"
 
 typedef struct api_context {
+    uv_loop_t *loop; /* for work sent to the threadpool */
     dispatch_t *dispatch;
     autoscaler_t *autoscaler;
     const char *worker_exe; /* for the model_loading_capability check */
@@ -50,5 +52,6 @@ void api_autoscaler_scale(http_request_t *req, const route_params_t *params, voi
 void api_autoscaler_scale_get(http_request_t *req, const route_params_t *params, void *ctx);
 void api_autoscaler_config_get(http_request_t *req, const route_params_t *params, void *ctx);
 void api_autoscaler_config_post(http_request_t *req, const route_params_t *params, void *ctx);
+void api_autoscaler_history(http_request_t *req, const route_params_t *params, void *ctx);
 
 #endif

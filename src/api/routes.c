@@ -20,6 +20,7 @@ static const route_t routes[] = {
     {"GET", "/autoscaler/scale/{scaling_id}", api_autoscaler_scale_get},
     {"GET", "/autoscaler/config", api_autoscaler_config_get},
     {"POST", "/autoscaler/config", api_autoscaler_config_post},
+    {"GET", "/autoscaler/history", api_autoscaler_history},
 };
 
 void api_register_routes(router_t *r, api_context_t *ctx)

@@ -75,6 +75,10 @@ void op_add_entry(autoscaler_t *a, operation_t *op, pool_t *pool, const char *ty
     json_t *details = json_pack("{s:s, s:b}", "reason", op->reason, "manual", op->manual);
     if (added_memory_mb > 0)
         json_object_set_new(details, "additional_memory_mb", json_real(added_memory_mb));
+    /* For the history's resource impact: what one replica takes. */
+    double replica_mb = pool_replica_memory_mb(pool);
+    if (replica_mb > 0)
+        json_object_set_new(details, "replica_memory_mb", json_real(replica_mb));
     store_event_t ev = {
         .id = e->event_id,
         .timestamp = op->started_unix,

@@ -154,6 +154,7 @@ static const field_t server_fields[] = {
     INT_FIELD(server_config_t, shutdown_timeout_ms, KIND_UINT, 0, 600000),
     INT_FIELD(server_config_t, max_pipelined, KIND_UINT, 1, 1024),
     INT_FIELD(server_config_t, health_check_interval_ms, KIND_UINT, 100, 600000),
+    INT_FIELD(server_config_t, history_retention_days, KIND_UINT, 1, 3650),
 };
 
 static const field_t model_fields[] = {
@@ -229,6 +230,7 @@ static const server_config_t server_defaults = {
     .shutdown_timeout_ms = 15000,
     .max_pipelined = 32,
     .health_check_interval_ms = 5000,
+    .history_retention_days = 14,
 };
 
 /* min_replicas and max_replicas are replaced by the autoscaler's

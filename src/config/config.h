@@ -126,6 +126,7 @@ typedef struct server_config {
     unsigned shutdown_timeout_ms; /* 0..600000, default 15000: finish in-flight on SIGTERM */
     unsigned max_pipelined;       /* 1..1024 requests per connection awaiting answers, default 32 */
     unsigned health_check_interval_ms; /* 100..600000, default 5000: PING idle replicas */
+    unsigned history_retention_days;   /* 1..3650, default 14: traffic rows and events kept */
 } server_config_t;
 
 typedef struct inferd_config {

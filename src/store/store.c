@@ -15,6 +15,7 @@
  * first use, one per list length), and reset after every use. One
  * connection, used from the loop: not thread-safe.
  */
+#include "store/internal.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -63,6 +64,21 @@ static const char *const migrations[] = {
     "  version INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  ts REAL NOT NULL,"
     "  doc TEXT NOT NULL);",
+    /* 3: traffic per model per minute (store/traffic.c). Replica-seconds
+     * rather than means, so that two partial rows of one minute (a restart
+     * within it) add up. */
+    "CREATE TABLE traffic ("
+    "  model TEXT NOT NULL,"
+    "  minute INTEGER NOT NULL,"
+    "  requests INTEGER NOT NULL,"
+    "  errors INTEGER NOT NULL,"
+    "  drops INTEGER NOT NULL,"
+    "  p95_ms REAL,"
+    "  replica_seconds REAL NOT NULL,"
+    "  busy_replica_seconds REAL NOT NULL,"
+    "  needed_replica_seconds REAL NOT NULL,"
+    "  PRIMARY KEY (model, minute)) WITHOUT ROWID;"
+    "CREATE INDEX traffic_minute ON traffic(minute);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -96,6 +112,7 @@ enum {
 struct store {
     sqlite3 *db;
     char *path;
+    char *data_dir;
     sqlite3_stmt *insert;
     sqlite3_stmt *finish;
     sqlite3_stmt *set_outcome;
@@ -103,13 +120,36 @@ struct store {
     sqlite3_stmt *count_type;
     sqlite3_stmt *mean_any;
     sqlite3_stmt *mean_type;
+    sqlite3_stmt *get_one;
     /* list[n]: events of any of n types (bound from ?3); list[0]: any type. */
     sqlite3_stmt *list[CACHED_TYPE_LISTS + 1];
+    size_t n_observers;
+    struct {
+        store_event_observer_fn fn;
+        void *ctx;
+    } observers[STORE_MAX_OBSERVERS];
 };
+
+static void notify_observers(store_t *s, const char *id, store_event_phase_t phase);
 
 int store_schema_version(void)
 {
     return N_MIGRATIONS;
+}
+
+sqlite3 *store_db(store_t *s)
+{
+    return s->db;
+}
+
+const char *store_data_dir(const store_t *s)
+{
+    return s->data_dir;
+}
+
+const char *store_file_path(const store_t *s)
+{
+    return s->path;
 }
 
 /* Clears a statement for its next use. The error of a failed step was
@@ -229,6 +269,7 @@ int store_add_event(store_t *s, const store_event_t *e)
     if (step_write(s, st, "insert event", e->id) < 0)
         goto fail;
     ret = 0;
+    notify_observers(s, e->id, STORE_EVENT_RECORDED);
 
 fail:
     free(trigger_metrics);
@@ -278,6 +319,7 @@ int store_finish_event(store_t *s, const char *id, int actual_scale, double dura
     if (step_write(s, st, "finish event", id) < 0 || check_updated(s, "finish event", id) < 0)
         goto fail;
     ret = 0;
+    notify_observers(s, id, STORE_EVENT_FINISHED);
 
 fail:
     free(text);
@@ -492,6 +534,37 @@ fail:
     return NULL;
 }
 
+int store_add_event_observer(store_t *s, store_event_observer_fn fn, void *ctx)
+{
+    if (!s || !fn || s->n_observers >= STORE_MAX_OBSERVERS)
+        return -1;
+    s->observers[s->n_observers].fn = fn;
+    s->observers[s->n_observers].ctx = ctx;
+    s->n_observers++;
+    return 0;
+}
+
+/* Reads the event back, so observers see exactly what was stored (the
+ * merged details, the JSON columns as objects). */
+static void notify_observers(store_t *s, const char *id, store_event_phase_t phase)
+{
+    if (s->n_observers == 0)
+        return;
+    sqlite3_stmt *st = s->get_one;
+    json_t *event = NULL;
+    if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        event = row_to_event(st);
+    release(st);
+    if (!event) {
+        log_warn(MOD, "cannot read back event for its observers id=%s", id);
+        return;
+    }
+    for (size_t i = 0; i < s->n_observers; i++)
+        s->observers[i].fn(event, phase, s->observers[i].ctx);
+    json_decref(event);
+}
+
 int store_last_event(store_t *s, const char *const *types, double *timestamp, char *type,
                      size_t type_len)
 {
@@ -691,6 +764,7 @@ static int prepare_all(store_t *s)
          "ELSE json_patch(details, ?5) END WHERE id = ?1",
          &s->finish},
         {"UPDATE events SET outcome_metrics = ?2 WHERE id = ?1", &s->set_outcome},
+        {"SELECT " EVENT_COLUMNS " FROM events WHERE id = ?1", &s->get_one},
         {"SELECT count(*) FROM events WHERE ts >= ?1", &s->count_any},
         {"SELECT count(*) FROM events WHERE type = ?2 AND ts >= ?1", &s->count_type},
         {MEAN_SQL, &s->mean_any},
@@ -723,6 +797,7 @@ int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
 
     s = xcalloc(1, sizeof(*s));
     s->path = buf_steal(&path, NULL);
+    s->data_dir = xstrdup(data_dir);
     rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", s->path,
@@ -780,6 +855,7 @@ void store_close(store_t *s)
     sqlite3_finalize(s->insert);
     sqlite3_finalize(s->finish);
     sqlite3_finalize(s->set_outcome);
+    sqlite3_finalize(s->get_one);
     sqlite3_finalize(s->count_any);
     sqlite3_finalize(s->count_type);
     sqlite3_finalize(s->mean_any);
@@ -790,6 +866,7 @@ void store_close(store_t *s)
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         log_error(MOD, "cannot close %s: %s", s->path, sqlite3_errmsg(s->db));
     free(s->path);
+    free(s->data_dir);
     free(s);
 }
 
