@@ -12,6 +12,7 @@
 #include "api/request.h"
 #include "util/timefmt.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,11 +46,13 @@ static void reply_problems(http_request_t *req, config_problems_t *problems)
     api_reply_json(req, 400, body);
 }
 
-static void record_change(api_context_t *api, const json_t *updated, double now)
+/* The event is named after the configuration version it records, which
+ * the store never reuses: two changes accepted within one millisecond
+ * still get two events. */
+static void record_change(api_context_t *api, const json_t *updated, double now, int64_t version)
 {
-    char id[64], stamp[TIME_STAMP_LEN];
-    time_format_stamp(now, stamp);
-    snprintf(id, sizeof(id), "config_%s", stamp);
+    char id[64];
+    snprintf(id, sizeof(id), "config_v%" PRId64, version);
     json_t *details = json_pack("{s:O}", "updated_fields", updated);
     store_event_t ev = {
         .id = id,
@@ -84,7 +87,8 @@ void api_autoscaler_config_post(http_request_t *req, const route_params_t *param
     double now = time_unix_now();
     if (json_array_size(updated) > 0) {
         json_t *whole = config_autoscaler_to_json(&next);
-        if (store_save_config(autoscaler_store(api->autoscaler), now, whole) < 0) {
+        int64_t version = store_save_config(autoscaler_store(api->autoscaler), now, whole);
+        if (version < 0) {
             json_decref(whole);
             json_decref(updated);
             api_reply_error(req, 500, "store_error",
@@ -93,7 +97,7 @@ void api_autoscaler_config_post(http_request_t *req, const route_params_t *param
         }
         json_decref(whole);
         autoscaler_apply_config(api->autoscaler, &next);
-        record_change(api, updated, now);
+        record_change(api, updated, now, version);
     }
     char stamp[32];
     api_format_timestamp(stamp);

@@ -31,7 +31,8 @@ struct traffic_recorder {
     long pruned;  /* rows the last pruning deleted, -1 on failure */
     double prune_before;
 
-    double last_mono; /* monotonic time up to which traffic is written */
+    double last_mono;    /* monotonic time up to which gauges are written */
+    int64_t next_second; /* first monotonic second whose counters are not */
     bool started;
     bool stopped;
     int open_handles;
@@ -52,8 +53,10 @@ static double target_concurrency(const traffic_recorder_t *r, const model_config
                : autoscaler_config(r->autoscaler)->reactive.target_concurrency;
 }
 
-/* Stores one row per model for the span (last_mono, now]. */
-static void record_span(traffic_recorder_t *r)
+/* Stores one row per model: the gauge integrals over (last_mono, now], and
+ * the counters of the whole seconds not yet written (through the current
+ * one when final), so that every request is stored exactly once. */
+static void record_span(traffic_recorder_t *r, bool final)
 {
     double now = mono_now(), unix_now = time_unix_now();
     double span = now - r->last_mono;
@@ -65,17 +68,22 @@ static void record_span(traffic_recorder_t *r)
         span = WINDOW_SECONDS;
     int64_t minute = (int64_t)floor((unix_now - span / 2) / 60.0);
     store_traffic_row_t *rows = xcalloc(n, sizeof(*rows));
+    int64_t next_second = r->next_second;
     for (size_t i = 0; i < n; i++) {
         pool_t *pool = dispatch_pool_at(r->dispatch, i);
         const model_window_t *w = pool_window(pool);
-        window_totals_t t;
+        window_totals_t t, c;
         window_totals(w, now, span, &t);
+        int64_t cursor = r->next_second;
+        window_count_since(w, now, final, &cursor, &c);
+        if (cursor > next_second)
+            next_second = cursor;
         rows[i] = (store_traffic_row_t){
             .model = pool_name(pool),
             .minute = minute,
-            .requests = t.arrivals,
-            .errors = t.server_errors + t.drops + t.timeouts,
-            .drops = t.drops + t.timeouts,
+            .requests = c.arrivals,
+            .errors = c.server_errors + c.drops + c.timeouts,
+            .drops = c.drops + c.timeouts,
             .p95_ms = window_latency_percentile(w, now, span, 0.95),
             .replica_seconds = t.ready_replica_seconds,
             .busy_replica_seconds = t.busy_replica_seconds,
@@ -86,6 +94,7 @@ static void record_span(traffic_recorder_t *r)
     store_add_traffic(r->store, rows, n);
     free(rows);
     r->last_mono = now;
+    r->next_second = next_second;
 }
 
 static uint64_t ms_to_next_minute(void)
@@ -98,7 +107,7 @@ static uint64_t ms_to_next_minute(void)
 static void on_minute(uv_timer_t *t)
 {
     traffic_recorder_t *r = t->data;
-    record_span(r);
+    record_span(r, false);
     uv_timer_start(&r->minute_timer, on_minute, ms_to_next_minute(), 0);
 }
 
@@ -168,6 +177,7 @@ void recorder_start(traffic_recorder_t *r)
         return;
     r->started = true;
     r->last_mono = mono_now();
+    r->next_second = (int64_t)floor(r->last_mono);
     uv_timer_start(&r->minute_timer, on_minute, ms_to_next_minute(), 0);
     uv_timer_start(&r->prune_timer, on_prune, 0, PRUNE_EVERY_MS);
 }
@@ -179,7 +189,7 @@ void recorder_stop(traffic_recorder_t *r)
     r->stopped = true;
     uv_timer_stop(&r->minute_timer);
     uv_timer_stop(&r->prune_timer);
-    record_span(r);
+    record_span(r, true);
 }
 
 static void maybe_free(traffic_recorder_t *r)

@@ -354,6 +354,36 @@ static double stored_after_cut(const struct bucket *b, int pair, int i, double c
     return total - before > 0 ? total - before : 0;
 }
 
+/* Adds the counters (and, when integral is not NULL, the stored gauge
+ * integrals) of seconds first..end-1 that the ring still holds. */
+static void sum_seconds(const model_window_t *w, int64_t first, int64_t end, window_totals_t *out,
+                        double integral[PAIRS][2])
+{
+    if (first < w->base)
+        first = w->base;
+    if (end - first > RING)
+        first = end - RING;
+    int64_t rel = first - w->base;
+    size_t idx = (size_t)(rel % RING);
+    uint32_t stamp = (uint32_t)(rel + 1);
+    for (int64_t k = first; k < end; k++, stamp++) {
+        const struct bucket *b = &w->buckets[idx];
+        if (++idx == RING)
+            idx = 0;
+        if (b->stamp != stamp)
+            continue;
+        add_counts(out, &b->c);
+        out->latency_sum_ms += b->latency_sum_ms;
+        out->latency_count += b->latency_count;
+        out->queue_wait_sum_ms += b->queue_wait_sum_ms;
+        out->queue_wait_count += b->queue_wait_count;
+        if (integral)
+            for (int p = 0; p < PAIRS; p++)
+                for (int i = 0; i < 2; i++)
+                    integral[p][i] += b->integral[p][i];
+    }
+}
+
 void window_totals(const model_window_t *w, double now, double seconds, window_totals_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -369,25 +399,7 @@ void window_totals(const model_window_t *w, double now, double seconds, window_t
     /* Counters: the seconds whose start lies in (cut, now], i.e. the current
      * partial second and the whole ones before it, `seconds` of them. */
     double integral[PAIRS][2] = {{0}};
-    int64_t k = k_cut + 1 > w->base ? k_cut + 1 : w->base;
-    int64_t rel = k - w->base;
-    size_t idx = (size_t)(rel % RING);
-    uint32_t stamp = (uint32_t)(rel + 1);
-    for (; k <= k_now; k++, stamp++) {
-        const struct bucket *b = &w->buckets[idx];
-        if (++idx == RING)
-            idx = 0;
-        if (b->stamp != stamp)
-            continue;
-        add_counts(out, &b->c);
-        out->latency_sum_ms += b->latency_sum_ms;
-        out->latency_count += b->latency_count;
-        out->queue_wait_sum_ms += b->queue_wait_sum_ms;
-        out->queue_wait_count += b->queue_wait_count;
-        for (int p = 0; p < PAIRS; p++)
-            for (int i = 0; i < 2; i++)
-                integral[p][i] += b->integral[p][i];
-    }
+    sum_seconds(w, k_cut + 1, k_now + 1, out, integral);
 
     /* Integrals: add the part of the cut second after the cut, then the
      * stretch since each pair's last change, which is not stored. */
@@ -537,4 +549,18 @@ double window_last_arrival(const model_window_t *w)
 double window_last_busy(const model_window_t *w, double now)
 {
     return w->busy ? effective_time(w, now) : w->idle_since;
+}
+
+void window_count_since(const model_window_t *w, double now, bool through_now, int64_t *next_second,
+                        window_totals_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    int64_t end = second_of(effective_time(w, now)) + (through_now ? 1 : 0);
+    if (*next_second < w->base)
+        *next_second = w->base;
+    if (end <= *next_second)
+        return;
+    sum_seconds(w, *next_second, end, out, NULL);
+    out->seconds = (double)(end - *next_second);
+    *next_second = end;
 }

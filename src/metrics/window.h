@@ -115,6 +115,17 @@ void window_set_replicas(model_window_t *w, double now, unsigned ready, unsigned
  * out->seconds is min(seconds, now - creation time) and may be 0. */
 void window_totals(const model_window_t *w, double now, double seconds, window_totals_t *out);
 
+/* Counters only (arrivals to latency and queue-wait sums; the gauge
+ * integrals are left 0) of the whole seconds from *next_second up to the
+ * one before now's, or through now's when through_now; then moves
+ * *next_second past them. A reader that calls this again and again with
+ * one cursor counts every second exactly once (through_now is for its
+ * last read: what arrives later in that second is not counted). A cursor
+ * below the window's first second starts there; seconds the ring no
+ * longer holds are skipped. out->seconds is the whole seconds read. */
+void window_count_since(const model_window_t *w, double now, bool through_now, int64_t *next_second,
+                        window_totals_t *out);
+
 /* Latency quantile over the last `seconds`, from whole ten-second slots
  * (the current partial slot included); NAN without data. */
 double window_latency_percentile(const model_window_t *w, double now, double seconds, double q);

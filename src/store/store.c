@@ -893,7 +893,7 @@ int store_close_pending(store_t *s, const char *reason)
     return changed;
 }
 
-int store_save_config(store_t *s, double timestamp, const json_t *doc)
+int64_t store_save_config(store_t *s, double timestamp, const json_t *doc)
 {
     static const char sql[] = "INSERT INTO config (ts, doc) VALUES (?1, ?2)";
     if (!s || !json_is_object(doc))
@@ -911,7 +911,7 @@ int store_save_config(store_t *s, double timestamp, const json_t *doc)
         log_error(MOD, "cannot save the configuration: %s", sqlite3_errmsg(s->db));
     sqlite3_finalize(st);
     free(text);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc == SQLITE_DONE ? (int64_t)sqlite3_last_insert_rowid(s->db) : -1;
 }
 
 json_t *store_load_config(store_t *s)

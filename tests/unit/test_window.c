@@ -1195,3 +1195,36 @@ Test(window, active_minutes)
     cr_expect_eq(window_active_minutes(w, 7200.5, 5), 5);
     window_free(w);
 }
+
+/* A reader that reads at arbitrary moments with one cursor counts every
+ * arrival exactly once, the ones in the rest of a second it read in too. */
+Test(window, count_since_counts_every_second_once)
+{
+    model_window_t *w = window_new(100.0);
+    int64_t cursor = 100;
+    uint64_t counted = 0, sent = 0;
+    window_totals_t c;
+    /* Arrivals every 0.13 s over 30 s; reads at 0.7 s spacing fall in the
+     * middle of seconds that go on receiving requests after the read. */
+    double next_read = 100.7;
+    for (double t = 100.05; t < 130.0; t += 0.13) {
+        while (next_read <= t) {
+            window_count_since(w, next_read, false, &cursor, &c);
+            counted += c.arrivals;
+            next_read += 0.7;
+        }
+        window_record_arrival(w, t);
+        sent++;
+    }
+    window_count_since(w, 130.0, true, &cursor, &c);
+    counted += c.arrivals;
+    cr_expect_eq(counted, sent, "counted %llu of %llu arrivals", (unsigned long long)counted,
+                 (unsigned long long)sent);
+    cr_expect_eq(cursor, 131, "the final read moves the cursor past now's second");
+
+    /* Reading again at the same moment finds nothing new. */
+    window_count_since(w, 130.0, true, &cursor, &c);
+    cr_expect_eq(c.arrivals, 0);
+    cr_expect_eq(c.seconds, 0);
+    window_free(w);
+}
