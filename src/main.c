@@ -9,12 +9,14 @@
  * requests finish within shutdown_timeout_ms, stop the workers, exit 0.
  */
 #include "api/api.h"
+#include "api/metrics.h"
 #include "autoscaler/autoscaler.h"
 #include "config/config.h"
 #include "dispatch/dispatch.h"
 #include "history/recorder.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "notify/webhook.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "worker/worker.h"
@@ -35,6 +37,7 @@ typedef struct server {
     dispatch_t *dispatch;
     store_t *store;
     autoscaler_t *autoscaler;
+    webhook_t *webhook;
     traffic_recorder_t *recorder;
     router_t *router;
     http_server_t *http;
@@ -81,6 +84,7 @@ static void on_workers_stopped(void *arg)
     log_info("main", "all workers stopped");
     recorder_close(s->recorder, NULL, NULL); /* writes the last partial minute */
     s->recorder = NULL;
+    webhook_close(s->webhook); /* reads the autoscaler's configuration */
     autoscaler_free(s->autoscaler);
     s->autoscaler = NULL;
     http_server_close(s->http, on_http_closed, s);
@@ -298,13 +302,17 @@ static int serve_main(int argc, char **argv)
         log_warn("main", "closed scaling events left pending by the previous run count=%d", closed);
     s.dispatch = dispatch_new(s.loop, s.config, exe, opts.log_level);
     s.autoscaler = autoscaler_new(s.loop, s.config, s.dispatch, s.store);
+    s.webhook = webhook_new(s.loop, s.autoscaler);
+    store_add_event_observer(s.store, webhook_observe_event, s.webhook);
     s.recorder = recorder_new(s.loop, s.dispatch, s.autoscaler, s.store, s.config->server.data_dir,
                               s.config->server.history_retention_days);
     s.api = (api_context_t){.loop = s.loop,
                             .dispatch = s.dispatch,
                             .autoscaler = s.autoscaler,
                             .worker_exe = exe,
-                            .started_ns = uv_hrtime()};
+                            .started_ns = uv_hrtime(),
+                            .metrics = api_metrics_new(s.store),
+                            .webhook = s.webhook};
     s.router = router_new();
     api_register_routes(s.router, &s.api);
     http_limits_t limits = limits_from_config(&s.config->server);
@@ -326,6 +334,8 @@ static int serve_main(int argc, char **argv)
 
     dispatch_free(s.dispatch);
     store_close(s.store);
+    api_metrics_free(s.api.metrics);
+    webhook_free(s.webhook);
     uv_run(s.loop, UV_RUN_DEFAULT); /* let the pools' timers close */
     router_free(s.router);
     config_free(s.config);

@@ -4,12 +4,14 @@
  *   GET /models, GET /models/{name},
  *   POST /models/{name}/replicas              api/models.c
  *   GET /health                               api/health.c
+ *   GET /metrics (Prometheus text format)     api/metrics.c
  *   GET /autoscaler/stats, GET /autoscaler/health,
  *   POST /autoscaler/scale,
  *   GET /autoscaler/scale/{scaling_id}        api/autoscaler.c
  *   GET /autoscaler/config,
  *   POST /autoscaler/config                   api/autoscaler_config.c
  *   GET /autoscaler/history                   api/autoscaler_history.c
+ *   POST /autoscaler/metrics                  api/autoscaler_metrics.c
  *
  * api/routes.c is the one table of URL -> handler.
  */
@@ -30,6 +32,10 @@ typedef struct api_context {
     const char *worker_exe; /* for the model_loading_capability check */
     uint64_t started_ns;    /* uv_hrtime() at start */
     bool shutting_down;     /* set on SIGTERM/SIGINT; /health answers 503 */
+    /* api/metrics.h: start time and scaling events counted, for GET /metrics */
+    struct api_metrics *metrics;
+    /* notify/webhook.h: its delivery counters, for GET /autoscaler/health */
+    const struct webhook *webhook;
 } api_context_t;
 
 /* The pool of the model called name, or NULL after answering 404
@@ -46,6 +52,7 @@ void api_models_list(http_request_t *req, const route_params_t *params, void *ct
 void api_models_get(http_request_t *req, const route_params_t *params, void *ctx);
 void api_models_set_replicas(http_request_t *req, const route_params_t *params, void *ctx);
 void api_health(http_request_t *req, const route_params_t *params, void *ctx);
+void api_metrics(http_request_t *req, const route_params_t *params, void *ctx);
 void api_autoscaler_stats(http_request_t *req, const route_params_t *params, void *ctx);
 void api_autoscaler_health(http_request_t *req, const route_params_t *params, void *ctx);
 void api_autoscaler_scale(http_request_t *req, const route_params_t *params, void *ctx);
@@ -53,5 +60,6 @@ void api_autoscaler_scale_get(http_request_t *req, const route_params_t *params,
 void api_autoscaler_config_get(http_request_t *req, const route_params_t *params, void *ctx);
 void api_autoscaler_config_post(http_request_t *req, const route_params_t *params, void *ctx);
 void api_autoscaler_history(http_request_t *req, const route_params_t *params, void *ctx);
+void api_autoscaler_metrics_post(http_request_t *req, const route_params_t *params, void *ctx);
 
 #endif

@@ -11,6 +11,7 @@
 #include "api/request.h"
 #include "autoscaler/autoscaler.h"
 #include "metrics/histogram.h"
+#include "notify/webhook.h"
 #include "util/json_number.h"
 #include "util/timefmt.h"
 
@@ -276,6 +277,20 @@ static json_t *thresholds_json(const autoscaler_config_t *c)
                      "no_requests_minutes", c->zero_scale_threshold.no_requests_minutes);
 }
 
+/* The gauge the model scales on (null, null when none) and every gauge
+ * posted for it. */
+static void add_custom_metrics(api_context_t *api, pool_t *pool, json_t *entry)
+{
+    const model_config_t *m = pool_model(pool);
+    bool on = m->custom_metric_target > 0;
+    json_object_set_new(entry, "custom_metric_name",
+                        on ? json_string(m->custom_metric_name) : json_null());
+    json_object_set_new(entry, "custom_metric_target",
+                        on ? json_real(m->custom_metric_target) : json_null());
+    json_object_set_new(entry, "custom_metrics",
+                        autoscaler_custom_metrics_json(api->autoscaler, pool));
+}
+
 static json_t *per_model(api_context_t *api, double now)
 {
     json_t *list = json_array();
@@ -287,8 +302,7 @@ static json_t *per_model(api_context_t *api, double now)
         autoscaler_model_view(api->autoscaler, pool, &v);
         window_totals_t t;
         window_totals(pool_window(pool), now, RATE_WINDOW_S, &t);
-        json_array_append_new(
-            list,
+        json_t *entry =
             json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:s, s:s, s:b, s:b}",
                       "model", pool_name(pool), "current_scale", c.ready, "starting", c.starting,
                       "draining", c.draining, "target_scale", c.desired, "in_flight",
@@ -298,7 +312,9 @@ static json_t *per_model(api_context_t *api, double now)
                                                                     PERFORMANCE_WINDOW_S, 0.95)),
                       "replica_cpu_percent", json_number_or_null(pool_replica_cpu_percent(pool)),
                       "last_trigger", v.trigger, "last_reason", v.reason, "panicking", v.panicking,
-                      "auto_managed", v.auto_managed));
+                      "auto_managed", v.auto_managed);
+        add_custom_metrics(api, pool, entry);
+        json_array_append_new(list, entry);
     }
     return list;
 }
@@ -462,6 +478,7 @@ void api_autoscaler_health(http_request_t *req, const route_params_t *params, vo
                   cfg->enabled, "last_heartbeat", unix_time(st.last_decision_at), "uptime_seconds",
                   uptime, "version", INFERD_VERSION, "components", components, "configuration",
                   configuration, "recent_activity", recent_activity(api), "system_checks", checks);
+    json_object_set_new(body, "notifications", webhook_stats_json(api->webhook));
     api_reply_json(req, strcmp(status, "unhealthy") == 0 ? 503 : 200, body);
 }
 

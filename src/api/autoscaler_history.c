@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define HOURS_DEFAULT 24
 #define HOURS_MAX     720
@@ -167,9 +168,10 @@ static int take_param(const char *name, const char *value, void *ctx)
     if (seen == &q->seen_limit && parse_long(value, 1, LIMIT_MAX, &q->limit) < 0)
         return query_fail(q, name, "'limit' must be an integer between 1 and %d", LIMIT_MAX);
     if (seen == &q->seen_details) {
-        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+        /* Any case: Python's requests sends True and False. */
+        if (strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0)
             q->include_details = true;
-        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+        else if (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0)
             q->include_details = false;
         else
             return query_fail(q, name, "'include_details' must be true or false");

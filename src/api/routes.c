@@ -14,6 +14,7 @@ static const route_t routes[] = {
     {"GET", "/models/{name}", api_models_get},
     {"POST", "/models/{name}/replicas", api_models_set_replicas},
     {"GET", "/health", api_health},
+    {"GET", "/metrics", api_metrics},
     {"GET", "/autoscaler/stats", api_autoscaler_stats},
     {"GET", "/autoscaler/health", api_autoscaler_health},
     {"POST", "/autoscaler/scale", api_autoscaler_scale},
@@ -21,6 +22,7 @@ static const route_t routes[] = {
     {"GET", "/autoscaler/config", api_autoscaler_config_get},
     {"POST", "/autoscaler/config", api_autoscaler_config_post},
     {"GET", "/autoscaler/history", api_autoscaler_history},
+    {"POST", "/autoscaler/metrics", api_autoscaler_metrics_post},
 };
 
 void api_register_routes(router_t *r, api_context_t *ctx)

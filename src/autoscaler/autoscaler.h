@@ -80,6 +80,27 @@ void autoscaler_model_view(const autoscaler_t *a, const pool_t *pool, autoscaler
  * scale-down cooldown, in percent; NAN before the first decision. */
 double autoscaler_accuracy_percent(const autoscaler_t *a);
 
+/* ---- custom metrics (POST /autoscaler/metrics) ---- */
+
+/* Distinct gauge names kept per model. */
+#define AUTOSCALER_CUSTOM_METRICS_MAX 8
+
+/* Why a gauge was not recorded. */
+#define AUTOSCALER_CUSTOM_FULL (-1) /* AUTOSCALER_CUSTOM_METRICS_MAX fresh gauges already */
+#define AUTOSCALER_CUSTOM_BAD  (-2) /* a name outside the alphabet, or a non-finite value */
+
+/* Sets pool's gauge called name to value, measured now. A new name takes a
+ * free slot, else the slot of the oldest gauge gone stale (not set for a
+ * stable window); with neither it is refused. The caller checks that custom
+ * metrics are enabled. Returns 0 with *recorded_at (Unix seconds, may be
+ * NULL) filled, or a code above with a sentence in err. */
+int autoscaler_record_custom_metric(autoscaler_t *a, pool_t *pool, const char *name, double value,
+                                    double *recorded_at, char *err, size_t errlen);
+
+/* pool's gauges as {"NAME": {"value", "age_seconds", "recorded_at",
+ * "stale", "used_by_policy"}}, {} when none. New reference. */
+json_t *autoscaler_custom_metrics_json(const autoscaler_t *a, const pool_t *pool);
+
 /* ---- manual operations (POST /autoscaler/scale) ---- */
 
 typedef struct scale_request {

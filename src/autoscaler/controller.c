@@ -282,6 +282,7 @@ static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
         .last_arrival = window_last_arrival(w),
         .last_busy = window_last_busy(w, now),
     };
+    custom_metric_fill_input(a, ms, now, &in);
     policy_decide(&in, &a->cfg, &ms->policy, &ms->last);
     ms->decided = true;
     if (ms->last.desired < ms->capped_growth_target)

@@ -46,6 +46,14 @@ typedef struct operation {
     op_entry_t entries[OP_MAX_MODELS];
 } operation_t;
 
+/* One custom gauge of a model (POST /autoscaler/metrics). */
+typedef struct custom_gauge {
+    char name[CONFIG_METRIC_NAME_MAX]; /* "" = free slot */
+    double value;
+    double at_mono; /* when it was set, monotonic seconds */
+    double at_unix;
+} custom_gauge_t;
+
 /* Per model, what the controller remembers. */
 typedef struct model_state {
     pool_t *pool;
@@ -57,6 +65,7 @@ typedef struct model_state {
     double manual_hold_until;      /* a manual operation holds decisions off until then */
     int capped_growth_target; /* desired count a capped scale-up is still heading for; 0 none */
     unsigned consecutive_failures;
+    custom_gauge_t custom[AUTOSCALER_CUSTOM_METRICS_MAX];
 } model_state_t;
 
 typedef struct outcome_due {
@@ -115,6 +124,14 @@ void autoscaler_reserve_mb(autoscaler_t *a, double mb);
 
 /* Trigger metrics of a model as seen now (new reference). */
 json_t *autoscaler_model_metrics(autoscaler_t *a, pool_t *pool);
+
+/* ---- custom_metrics.c ---- */
+
+/* Fills in's custom-metric fields from the gauge the model scales on, or
+ * leaves them off (target 0) when it names none or custom metrics are
+ * disabled. */
+void custom_metric_fill_input(const autoscaler_t *a, const model_state_t *ms, double now,
+                              policy_input_t *in);
 
 /* ---- operations.c ---- */
 

@@ -1,10 +1,10 @@
 /* policy.c - the reactive scaling decision (see policy.h for the rules).
  *
  * The decision is built in steps, each a small function that may raise
- * the desired count and name its trigger: concurrency, panic, thresholds;
- * then the shrink gate (hold until the idle window passed) and the zero
- * gate; then the bounds. Triggers are fixed strings so that events can be
- * counted by them.
+ * the desired count and name its trigger: concurrency, panic, the custom
+ * metric, thresholds; then the shrink gate (hold until the idle window
+ * passed) and the zero gate; then the bounds. Triggers are fixed strings
+ * so that events can be counted by them.
  */
 #include "autoscaler/policy.h"
 
@@ -35,6 +35,16 @@ static int replicas_for(double concurrency, double target)
 static bool has_work(const policy_input_t *in)
 {
     return in->concurrency_stable > 0 || in->concurrency_panic > 0 || in->queue_length > 0;
+}
+
+/* A gauge counts while it was set within the stable window: the same
+ * memory the concurrency figure has, so a sender that stopped posting is
+ * forgotten as fast as traffic that stopped. */
+static bool custom_metric_fresh(const policy_input_t *in, const autoscaler_config_t *cfg)
+{
+    return in->custom_metric_target > 0 && isfinite(in->custom_metric_value) &&
+           isfinite(in->custom_metric_age) &&
+           in->custom_metric_age <= cfg->reactive.stable_window_seconds;
 }
 
 static double seconds_since(double now, double when, double started_at)
@@ -113,6 +123,21 @@ static void apply_thresholds(const policy_input_t *in, const autoscaler_config_t
     }
 }
 
+/* The custom metric sizes the pool alongside the concurrency, the larger
+ * winning, and from zero too: the gauge usually measures work that has not
+ * reached this server yet (a queue upstream), which is the point of it. */
+static void apply_custom_metric(const policy_input_t *in, const autoscaler_config_t *cfg, step_t *s)
+{
+    if (!custom_metric_fresh(in, cfg))
+        return;
+    char reason[240];
+    const char *name = in->custom_metric_name ? in->custom_metric_name : "";
+    snprintf(reason, sizeof(reason), "custom metric %.63s%s%.2f / %.2f per replica", name,
+             name[0] ? " " : "", in->custom_metric_value, in->custom_metric_target);
+    raise_to(s, replicas_for(in->custom_metric_value, in->custom_metric_target), "custom_metric",
+             reason);
+}
+
 /* ---- shrinking ---- */
 
 static bool below_scale_down(const policy_input_t *in, const autoscaler_config_t *cfg, int want)
@@ -128,6 +153,9 @@ static bool idle_enough_for_zero(const policy_input_t *in, const autoscaler_conf
 {
     if (!cfg->zero_scaling_enabled || !cfg->model_management.auto_unload_unused_models ||
         in->floor_replicas > 0 || in->queue_length > 0 || in->concurrency_now > 0)
+        return false;
+    /* Load reported from outside is load, even with no request here. */
+    if (custom_metric_fresh(in, cfg) && in->custom_metric_value > 0)
         return false;
     double quiet = seconds_since(in->now, in->last_arrival, in->started_at);
     double idle = seconds_since(in->now, in->last_busy, in->started_at);
@@ -261,6 +289,7 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
             snprintf(s.reason, sizeof(s.reason), "%s", reason);
         }
     }
+    apply_custom_metric(in, cfg, &s);
     apply_thresholds(in, cfg, &s);
     if (!panicking && in->current_replicas > 0)
         gate_shrink(in, cfg, state, &s);

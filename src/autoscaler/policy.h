@@ -24,7 +24,14 @@
  *   zero:    only with zero-scaling on, auto-unload on, the model not
  *            pinned (floor 0), no request for no_requests_minutes and no
  *            work for idle_time_minutes (checked first: the stable window's
- *            memory of older requests does not hold a model that is idle).
+ *            memory of older requests does not hold a model that is idle),
+ *            and no fresh custom metric above 0;
+ *   custom:  a model that scales on a custom gauge wants at least
+ *            ceil(value / target) (KEDA's AverageValue: the value is the
+ *            model's whole load in the gauge's unit, the target what one
+ *            replica carries), also from zero; holding that many is load,
+ *            so it forbids shrinking below it. A gauge not set for a stable
+ *            window is stale and ignored.
  * Cooldowns, bounds on concurrent loads and memory admission are the
  * controller's job, not the policy's.
  */
@@ -54,6 +61,11 @@ typedef struct policy_input {
     double p95_ms;               /* over the stable window; NAN without requests */
     double last_arrival;         /* time of the latest request; < 0 none */
     double last_busy;            /* last time the model had work; < 0 never */
+    /* The custom gauge the model scales on: off when the target is 0. */
+    double custom_metric_target;    /* value one replica carries; 0 = none */
+    double custom_metric_value;     /* its latest value; NAN = never set */
+    double custom_metric_age;       /* seconds since it was set */
+    const char *custom_metric_name; /* for the reason; may be NULL */
 } policy_input_t;
 
 /* What the policy remembers between decisions, per model; the caller keeps
@@ -65,7 +77,7 @@ typedef struct policy_state {
 
 typedef struct policy_decision {
     int desired;
-    const char *trigger; /* static: "concurrency", "panic", "high_cpu_usage", ... */
+    const char *trigger; /* static: "concurrency", "panic", "custom_metric", ... */
     char reason[240];
     bool panicking;
 } policy_decision_t;

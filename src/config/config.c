@@ -59,6 +59,8 @@ typedef struct field {
     json_int_t imin, imax; /* integer kinds */
     double dmin, dmax;     /* KIND_SECONDS, KIND_NUMBER */
     bool zero_ok;          /* KIND_NUMBER: 0 is accepted too, meaning "inherit" */
+    bool above_min;        /* KIND_NUMBER: dmin itself is refused, only values above it */
+    bool null_ok;          /* KIND_STRING, KIND_NUMBER: JSON null is stored as "" or 0 */
     string_check_fn check; /* KIND_STRING, may be NULL */
     bool required;
 } field_t;
@@ -80,6 +82,7 @@ typedef struct value_problem {
 static int check_nonempty(const char *s, char *msg, size_t msglen);
 static int check_model_name(const char *s, char *msg, size_t msglen);
 static int check_backend_name(const char *s, char *msg, size_t msglen);
+static int check_metric_name(const char *s, char *msg, size_t msglen);
 
 #define STRING_FIELD(st, f, chk, req)                                                              \
     {                                                                                              \
@@ -98,6 +101,18 @@ static int check_backend_name(const char *s, char *msg, size_t msglen);
     {                                                                                              \
         .key = #f, .kind = KIND_NUMBER, .offset = offsetof(st, f), .dmin = (lo), .dmax = (hi),     \
         .zero_ok = (zero)                                                                          \
+    }
+/* Optional settings that are off unless given: null (the default) or a
+ * value; a number must lie in (lo, hi]. */
+#define OPTIONAL_STRING_FIELD(st, f, chk)                                                          \
+    {                                                                                              \
+        .key = #f, .kind = KIND_STRING, .offset = offsetof(st, f), .size = sizeof(((st *)0)->f),   \
+        .check = (chk), .null_ok = true                                                            \
+    }
+#define OPTIONAL_POSITIVE_FIELD(st, f, lo, hi)                                                     \
+    {                                                                                              \
+        .key = #f, .kind = KIND_NUMBER, .offset = offsetof(st, f), .dmin = (lo), .dmax = (hi),     \
+        .above_min = true, .null_ok = true                                                         \
     }
 #define BOOL_FIELD(st, f)                                                                          \
     {                                                                                              \
@@ -173,6 +188,8 @@ static const field_t model_fields[] = {
     INT_FIELD(model_config_t, initial_replicas, KIND_INT, 0, CONFIG_REPLICAS_LIMIT),
     NUMBER_FIELD(model_config_t, target_concurrency, 0.1, 1000, true),
     NUMBER_FIELD(model_config_t, memory_mb, 0, 1048576, false),
+    OPTIONAL_STRING_FIELD(model_config_t, custom_metric_name, check_metric_name),
+    OPTIONAL_POSITIVE_FIELD(model_config_t, custom_metric_target, 0, CONFIG_METRIC_TARGET_LIMIT),
 };
 
 /* In the order of GET /autoscaler/config, then the three sections the spec
@@ -249,6 +266,8 @@ static const model_config_t model_defaults = {
     .initial_replicas = -1,
     .target_concurrency = 0,
     .memory_mb = 0,
+    .custom_metric_name = "",
+    .custom_metric_target = 0,
 };
 
 /* The spec's defaults except the two intervals: a 2 s decision tick (as
@@ -460,6 +479,36 @@ static bool is_alnum(char ch)
     return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 }
 
+/* Prometheus' metric-name alphabet plus '.' and '-' (KEDA and Ray Serve
+ * users bring names from both worlds), short enough for a log line. */
+int config_check_metric_name(const char *s, size_t len, char *msg, size_t msglen)
+{
+    bool ok = len >= 1 && len < CONFIG_METRIC_NAME_MAX && (is_alnum(s[0]) || s[0] == '_') &&
+              !(s[0] >= '0' && s[0] <= '9');
+    for (size_t i = 1; ok && i < len; i++)
+        ok = is_alnum(s[i]) || s[i] == '_' || s[i] == ':' || s[i] == '.' || s[i] == '-';
+    if (ok)
+        return 0;
+    if (msg && msglen) {
+        /* Printed only up to a NUL or anything unprintable, so the message
+         * stays one clean line. */
+        size_t shown = 0;
+        while (shown < len && shown < CONFIG_METRIC_NAME_MAX && s[shown] >= ' ' &&
+               s[shown] < 0x7f && s[shown] != '"')
+            shown++;
+        snprintf(msg, msglen,
+                 "must be 1 to %d characters from A-Z, a-z, 0-9, '_', ':', '.', '-', starting "
+                 "with a letter or '_' (got \"%.*s%s\")",
+                 CONFIG_METRIC_NAME_MAX - 1, (int)shown, s, shown < len ? "..." : "");
+    }
+    return -1;
+}
+
+static int check_metric_name(const char *s, char *msg, size_t msglen)
+{
+    return config_check_metric_name(s, strlen(s), msg, msglen);
+}
+
 /* The webhook sender speaks plain HTTP/1.1 from the event loop, so only
  * "http://HOST[:PORT][/PATH]" is taken: no TLS, no user information, a host
  * name, IPv4 address or bracketed IPv6 address, and a port 1-65535. */
@@ -557,12 +606,23 @@ static int convert_value(const field_t *f, const json_t *v, void *base, value_pr
 
     switch (f->kind) {
     case KIND_STRING: {
+        if (f->null_ok && json_is_null(v)) {
+            dst[0] = '\0';
+            return 0;
+        }
         if (!json_is_string(v)) {
-            snprintf(vp->message, sizeof(vp->message), "must be a string");
+            snprintf(vp->message, sizeof(vp->message), "must be %sa string",
+                     f->null_ok ? "null or " : "");
             return -1;
         }
         const char *s = json_string_value(v);
         vp->got = GOT_NONE;
+        /* The checks below read up to the first NUL; what follows it would
+         * be stored unchecked. */
+        if (strlen(s) != json_string_length(v)) {
+            snprintf(vp->message, sizeof(vp->message), "must not contain a NUL character");
+            return -1;
+        }
         /* The check runs first so an unknown backend is reported as such,
          * not as a string too long for its buffer. */
         if (f->check && f->check(s, vp->message, sizeof(vp->message)) < 0)
@@ -604,6 +664,21 @@ static int convert_value(const field_t *f, const json_t *v, void *base, value_pr
         const char *what = f->kind == KIND_SECONDS ? "a number of seconds" : "a number";
         fmt_num(f->dmin, lo, sizeof(lo));
         fmt_num(f->dmax, hi, sizeof(hi));
+        if (f->above_min) {
+            snprintf(vp->valid_range, sizeof(vp->valid_range), "%sabove %s up to %s",
+                     f->null_ok ? "null, or " : "", lo, hi);
+            if (f->null_ok && json_is_null(v)) {
+                *(double *)dst = 0;
+                return 0;
+            }
+            if (!json_is_number(v) || !(d > f->dmin && d <= f->dmax)) {
+                snprintf(vp->message, sizeof(vp->message), "must be %s%s above %s and at most %s",
+                         f->null_ok ? "null or " : "", what, lo, hi);
+                return -1;
+            }
+            *(double *)dst = d;
+            return 0;
+        }
         snprintf(vp->valid_range, sizeof(vp->valid_range), "%s%s-%s", f->zero_ok ? "0 or " : "", lo,
                  hi);
         if (!json_is_number(v) || !((d >= f->dmin && d <= f->dmax) || (f->zero_ok && d == 0))) {
@@ -765,6 +840,18 @@ static int parse_model(parse_ctx_t *c, size_t index, const json_t *obj, model_co
 
     if (!m->params)
         m->params = json_object();
+    /* A gauge without a target (or a target without a gauge) cannot be
+     * scaled on; refusing it beats silently ignoring half a setting. */
+    if ((m->custom_metric_name[0] != '\0') != (m->custom_metric_target > 0)) {
+        bool named = m->custom_metric_name[0] != '\0';
+        snprintf(path, sizeof(path), "%s.%s", prefix,
+                 named ? "custom_metric_target" : "custom_metric_name");
+        return fail(c, path,
+                    named ? "is required when custom_metric_name is set (the value of the metric "
+                            "one replica carries, above 0)"
+                          : "is required when custom_metric_target is set (the name of the "
+                            "metric posted to POST /autoscaler/metrics)");
+    }
     /* Pinned means at least one replica, whatever min_replicas says, so
      * everything that reads min_replicas sees the real floor. */
     if (m->always_loaded && m->min_replicas < 1)

@@ -22,6 +22,9 @@
 
 #define CONFIG_NAME_MAX       64 /* model names: [A-Za-z0-9_.-], 1..63 chars */
 #define CONFIG_REPLICAS_LIMIT 10 /* hard upper bound on any model's replicas */
+/* custom metric names: [A-Za-z_][A-Za-z0-9_:.-]{0,62} */
+#define CONFIG_METRIC_NAME_MAX     64
+#define CONFIG_METRIC_TARGET_LIMIT 1e9 /* highest custom_metric_target */
 
 typedef enum {
     STRATEGY_REACTIVE = 0,
@@ -112,6 +115,11 @@ typedef struct model_config {
                                        used for admission until a replica has been measured */
     double request_timeout_seconds; /* 0.1..86400, default 300: longest a request may run on
                                        a replica; then the replica is killed and 504 answered */
+    /* The gauge (POST /autoscaler/metrics) the policy also scales on, and the
+     * value one replica carries; "" and 0 (JSON null, the default) = none.
+     * Both or neither. */
+    char custom_metric_name[CONFIG_METRIC_NAME_MAX];
+    double custom_metric_target; /* 0 < t <= CONFIG_METRIC_TARGET_LIMIT when named */
 } model_config_t;
 
 typedef struct server_config {
@@ -161,6 +169,11 @@ int config_initial_replicas(const inferd_config_t *cfg, const model_config_t *m)
 /* The lowest replica count a model may have: min_replicas, at least 1 when
  * always_loaded. */
 int config_floor_replicas(const model_config_t *m);
+
+/* Checks a custom metric name of len bytes (a JSON string may hold a NUL,
+ * hence the length) against [A-Za-z_][A-Za-z0-9_:.-]{0,62}. Returns 0, or
+ * -1 with the problem written into msg ("must be 1 to 63 characters ..."). */
+int config_check_metric_name(const char *s, size_t len, char *msg, size_t msglen);
 
 /* ---- the autoscaler section ---- */
 

@@ -13,6 +13,11 @@
  * (reset when it is put back after its replica died), and a request on a
  * replica runs at most request_timeout_seconds, after which the replica is
  * presumed hung and killed. One timer per pool serves both.
+ *
+ * Beside the window, which forgets, the pool keeps totals since creation
+ * for cumulative exports. Their update in finish_job is a few increments
+ * and a scan of 14 bucket bounds: no allocation, no clock beyond the one
+ * the window already reads.
  */
 #include "dispatch/pool.h"
 #include "dispatch/queue.h"
@@ -29,6 +34,16 @@
 #define BACKOFF_MAX_MS          30000
 #define DEFAULT_REQUEST_TIMEOUT 300.0
 #define SHUTTING_DOWN_MESSAGE   "the server is shutting down"
+
+/* Prometheus-style bucket bounds in seconds: request latencies from a fast
+ * in-process model to a long synthesis, cold starts from a tiny backend to
+ * a large model's load. */
+static const double latency_bounds[POOL_LATENCY_BOUNDS] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60,
+};
+static const double cold_start_bounds[POOL_COLD_START_BOUNDS] = {
+    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+};
 
 typedef enum { SLOT_STARTING, SLOT_READY, SLOT_DRAINING } slot_state_t;
 
@@ -81,6 +96,9 @@ struct pool {
     uint64_t dispatch_seq;
     uint64_t requests_accepted;
     uint64_t cold_starts;
+    pool_totals_t totals; /* since creation (its cold_starts is the field above) */
+    /* uv_hrtime() of the cold start still waiting for a ready replica; 0 if none. */
+    uint64_t cold_start_began_ns;
     unsigned failures;      /* consecutive crashes or failed loads */
     uint64_t backoff_until; /* uv_now() ms */
     double measured_memory_mb;
@@ -135,14 +153,50 @@ static request_outcome_t outcome_of(int status, const char *error)
     return OUTCOME_SERVER_ERROR;
 }
 
+/* Adds one observation to a histogram of n bounds and n + 1 counts. */
+static void observe(const double *bounds, size_t n, uint64_t *counts, double *sum, double seconds)
+{
+    size_t i = 0;
+    while (i < n && seconds > bounds[i])
+        i++;
+    counts[i]++;
+    *sum += seconds;
+}
+
+static void count_outcome(pool_t *p, request_outcome_t outcome, double latency_ms)
+{
+    pool_totals_t *t = &p->totals;
+    switch (outcome) {
+    case OUTCOME_SUCCESS:
+        t->successes++;
+        break;
+    case OUTCOME_CLIENT_ERROR:
+        t->client_errors++;
+        break;
+    case OUTCOME_SERVER_ERROR:
+        t->server_errors++;
+        break;
+    case OUTCOME_DROPPED:
+        t->dropped++;
+        return; /* refused at once: no latency, as in the window */
+    case OUTCOME_TIMEOUT:
+        t->timeouts++;
+        break;
+    }
+    observe(latency_bounds, POOL_LATENCY_BOUNDS, t->latency_counts, &t->latency_sum_seconds,
+            latency_ms / 1e3);
+}
+
 /* The one place a request is answered: measures it, calls back, frees it. */
 static void finish_job(pool_t *p, job_t *job, pool_result_t *res)
 {
     uint64_t now = uv_hrtime();
     res->cold_start = job->cold_start;
     double queue_ms = job->sent_ns ? ms_between(job->accepted_ns, job->sent_ns) : -1.0;
-    window_record_finish(p->window, (double)now / 1e9, outcome_of(res->http_status, res->error),
-                         ms_between(job->accepted_ns, now), queue_ms);
+    request_outcome_t outcome = outcome_of(res->http_status, res->error);
+    double latency_ms = ms_between(job->accepted_ns, now);
+    window_record_finish(p->window, (double)now / 1e9, outcome, latency_ms, queue_ms);
+    count_outcome(p, outcome, latency_ms);
     job->done(res, job->arg);
     free(job->payload);
     free(job);
@@ -224,6 +278,12 @@ static void on_replica_ready(replica_t *r, void *ctx)
     double memory = replica_memory_mb(r);
     if (memory > p->measured_memory_mb)
         p->measured_memory_mb = memory;
+    if (p->cold_start_began_ns) {
+        observe(cold_start_bounds, POOL_COLD_START_BOUNDS, p->totals.cold_start_counts,
+                &p->totals.cold_start_sum_seconds,
+                ms_between(p->cold_start_began_ns, uv_hrtime()) / 1e3);
+        p->cold_start_began_ns = 0;
+    }
     pool_event_t ev = {
         .type = POOL_EVENT_REPLICA_READY,
         .replica_id = replica_id(r),
@@ -340,6 +400,9 @@ static void handle_load_failure(pool_t *p, const char *detail)
     note_failure(p);
     if (count_slots(p, 1, 1) > 0)
         return; /* another replica may still serve the queue */
+    /* A pending cold start will have no replica ready (spawn_one may have
+     * failed with no slot to exit). */
+    p->cold_start_began_ns = 0;
     char msg[700];
     snprintf(msg, sizeof(msg), "model '%s' could not be loaded: %s", p->model.name, detail);
     fail_queued(p, 503, "model_load_failed", msg);
@@ -356,6 +419,10 @@ static void on_replica_exited(replica_t *r, replica_exit_t why, const char *deta
     slot_t *slot = ctx;
     pool_t *p = slot->pool;
     unlink_slot(p, slot);
+    /* No replica left to become ready: the pending cold start ended without
+     * one, so it gets no duration (a later one starts its own clock). */
+    if (count_slots(p, 1, 1) == 0)
+        p->cold_start_began_ns = 0;
     if (why == REPLICA_EXIT_LOAD_FAILED || why == REPLICA_EXIT_LOAD_TIMEOUT)
         handle_load_failure(p, detail);
     else if (why != REPLICA_EXIT_CLEAN)
@@ -462,6 +529,7 @@ static int wanted_replicas(pool_t *p)
     if (p->desired == 0 && waiting) {
         p->desired = 1;
         p->cold_starts++;
+        p->cold_start_began_ns = uv_hrtime();
         log_info("pool", "cold start model=%s", p->model.name);
         pool_event_t ev = {.type = POOL_EVENT_COLD_START};
         notify(p, &ev);
@@ -667,6 +735,8 @@ pool_t *pool_new(const pool_env_t *env, const model_config_t *model)
         abort();
     }
     p->measured_memory_mb = 0;
+    p->totals.latency_bounds = latency_bounds;
+    p->totals.cold_start_bounds = cold_start_bounds;
     queue_init(&p->queue, (size_t)model->max_queue_length);
     uv_timer_init(env->loop, &p->deadline_timer);
     uv_timer_init(env->loop, &p->backoff_timer);
@@ -721,6 +791,7 @@ void pool_submit(pool_t *p, const char *payload, size_t len, pool_done_fn done,
     job->deadline_ns = job->accepted_ns + seconds_to_ns(p->model.cold_start_timeout_seconds);
     job->cold_start = count_slots(p, 0, 1) == 0;
     window_record_arrival(p->window, (double)job->accepted_ns / 1e9);
+    p->totals.arrivals++;
 
     if (p->quiesced || p->stopping) {
         fail_job(p, job, 503, "shutting_down", SHUTTING_DOWN_MESSAGE, 1);
@@ -779,6 +850,12 @@ const model_config_t *pool_model(const pool_t *p)
 const model_window_t *pool_window(const pool_t *p)
 {
     return p->window;
+}
+
+void pool_get_totals(const pool_t *p, pool_totals_t *out)
+{
+    *out = p->totals;
+    out->cold_starts = p->cold_starts;
 }
 
 void pool_get_counts(const pool_t *p, pool_counts_t *out)

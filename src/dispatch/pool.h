@@ -16,7 +16,11 @@
  *
  * The pool measures itself into a model_window_t (metrics/window.h):
  * arrivals, outcomes, latencies, queue waits, in-flight and queued
- * requests, ready and busy replicas. An observer hears of cold starts,
+ * requests, ready and busy replicas. The window forgets after an hour (a
+ * day for counters), so the pool also keeps totals since it was created
+ * (pool_get_totals): requests by outcome, a latency histogram with fixed
+ * bounds, cold starts and a cold-start duration histogram, for exports
+ * that must be cumulative (GET /metrics). An observer hears of cold starts,
  * replicas becoming ready and replicas ending, for the event history.
  */
 #ifndef INFERD_POOL_H
@@ -159,6 +163,42 @@ void pool_get_counts(const pool_t *p, pool_counts_t *out);
 
 /* The pool's measurements. */
 const model_window_t *pool_window(const pool_t *p);
+
+/* ---- totals since the pool was created (never reset) ---- */
+
+#define POOL_LATENCY_BOUNDS    14 /* 0.005 s .. 60 s */
+#define POOL_COLD_START_BOUNDS 12 /* 0.05 s .. 300 s */
+
+typedef struct pool_totals {
+    uint64_t arrivals; /* requests submitted, refused ones included */
+    /* Every submitted request is answered once, with one of these outcomes
+     * (as in metrics/window.h: 4xx including 499 client_gone is a client
+     * error; 503 queue_full is dropped; 504 is a timeout; other 5xx are
+     * server errors). */
+    uint64_t successes;
+    uint64_t client_errors;
+    uint64_t server_errors;
+    uint64_t dropped;
+    uint64_t timeouts;
+    /* Accepted -> answered, gateway clock, for every answer but a drop (a
+     * drop is refused at once, as in the window). latency_counts[i] counts
+     * answers in (bounds[i-1], bounds[i]] seconds, the last entry those
+     * above the last bound. */
+    const double *latency_bounds; /* POOL_LATENCY_BOUNDS ascending, seconds */
+    uint64_t latency_counts[POOL_LATENCY_BOUNDS + 1];
+    double latency_sum_seconds;
+    uint64_t cold_starts; /* requests that found no replica and started one */
+    /* From a cold start to the first replica of the pool that became ready
+     * after it, gateway clock (spawn, backend load, any restart in between).
+     * A cold start whose replicas all ended before one was ready is counted
+     * in cold_starts but has no duration. Same bucket layout as above. */
+    const double *cold_start_bounds; /* POOL_COLD_START_BOUNDS ascending, seconds */
+    uint64_t cold_start_counts[POOL_COLD_START_BOUNDS + 1];
+    double cold_start_sum_seconds;
+} pool_totals_t;
+
+/* Copies the totals (a few hundred bytes; no /proc, no allocation). */
+void pool_get_totals(const pool_t *p, pool_totals_t *out);
 
 /* Process ids of the replicas (any state) into pids; returns how many. */
 size_t pool_replica_pids(const pool_t *p, int *pids, size_t max);

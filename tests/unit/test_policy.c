@@ -13,6 +13,7 @@
  * window of 60 s; scale-down after 300 s below 20 % CPU and 30 % memory;
  * zero-scale after 600 s without a request and 900 s without work;
  * thresholds CPU 70 %, memory 80 %, GPU 85 %, queue 10, p95 2000 ms.
+ * A row leaves the custom metric off (its target 0) unless it sets one.
  *
  * The sequence test at the end drives the policy through simulated time
  * with its state carried, as the controller does.
@@ -747,6 +748,157 @@ static const policy_case_t bounds_cases[] = {
 Test(policy, bounds)
 {
     CHECK(bounds_cases);
+}
+
+/* ---- a custom metric: ceil(value / target), fresh for a stable window (60 s) ---- */
+
+static void stable_window_10_seconds(autoscaler_config_t *c)
+{
+    c->reactive.stable_window_seconds = 10;
+    c->reactive.panic_window_seconds = 1;
+}
+
+/* The model scales on "queue_depth", 10 per replica; the gauge was set
+ * age seconds ago. */
+#define QUEUE_DEPTH(v, age)                                                                        \
+    .custom_metric_name = "queue_depth", .custom_metric_target = 10, .custom_metric_value = (v),   \
+    .custom_metric_age = (age)
+
+static const policy_case_t custom_metric_cases[] = {
+    {"3x the target on one replica, no traffic: 3 replicas, named after the metric",
+     NULL,
+     {.current_replicas = 1, QUEUE_DEPTH(30, 1)},
+     CALM,
+     {3, "custom_metric", false, CALM, "custom metric queue_depth 30.00 / 10.00 per replica"}},
+    {"rounds up: 30.5 on a target of 10 is 4",
+     NULL,
+     {.current_replicas = 1, QUEUE_DEPTH(30.5, 1)},
+     CALM,
+     {4, "custom_metric", false, CALM, NULL}},
+    {"from zero replicas with no request: a fresh value starts replicas",
+     NULL,
+     {.current_replicas = 0, QUEUE_DEPTH(20, 1)},
+     CALM,
+     {2, "custom_metric", false, CALM, NULL}},
+    {"from zero, a value of 0 starts nothing",
+     NULL,
+     {.current_replicas = 0, QUEUE_DEPTH(0, 1)},
+     CALM,
+     {0, "none", false, CALM, "no load"}},
+    {"the larger figure wins: concurrency asks 4, the metric 2",
+     NULL,
+     {.current_replicas = 3, .concurrency_stable = 4, .concurrency_panic = 4, QUEUE_DEPTH(20, 1)},
+     CALM,
+     {4, "concurrency", false, CALM, NULL}},
+    {"the metric above the concurrency raises the count and names the trigger",
+     NULL,
+     {.current_replicas = 2, .concurrency_stable = 2, .concurrency_panic = 2, QUEUE_DEPTH(40, 1)},
+     CALM,
+     {4, "custom_metric", false, CALM, NULL}},
+    {"a tie keeps the reactive trigger: the metric did not raise the count",
+     NULL,
+     {.current_replicas = 2, .concurrency_stable = 3, .concurrency_panic = 3, QUEUE_DEPTH(30, 1)},
+     CALM,
+     {3, "concurrency", false, CALM, NULL}},
+    {"a panic larger than the metric keeps its trigger",
+     NULL,
+     {.now = 100,
+      .current_replicas = 1,
+      .concurrency_stable = 1,
+      .concurrency_panic = 4,
+      QUEUE_DEPTH(20, 1)},
+     CALM,
+     {4, "panic", true, PANIC_UNTIL(160), NULL}},
+    {"the metric above a threshold's one more replica wins",
+     NULL,
+     {WORKING_ON_2, .queue_length = 11, QUEUE_DEPTH(50, 1)},
+     CALM,
+     {5, "custom_metric", false, CALM, NULL}},
+    {"capped at max_replicas, and the reason says so",
+     NULL,
+     {.current_replicas = 1, QUEUE_DEPTH(100, 1)},
+     CALM,
+     {5, "custom_metric", false, CALM, "10.00 per replica; capped at max_replicas 5"}},
+    {"set exactly one stable window ago: still counts",
+     NULL,
+     {.current_replicas = 1, QUEUE_DEPTH(30, 60)},
+     CALM,
+     {3, "custom_metric", false, CALM, NULL}},
+    {"set longer than a stable window ago: stale, ignored",
+     NULL,
+     {.current_replicas = 1, QUEUE_DEPTH(30, 60.5)},
+     CALM,
+     {1, "none", false, CALM, "load does not allow fewer than 1 replicas"}},
+    {"stable window of 10 s: a gauge 11 s old is stale",
+     stable_window_10_seconds,
+     {.current_replicas = 1, QUEUE_DEPTH(30, 11)},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"no target: the model scales on no metric, whatever a value says",
+     NULL,
+     {.current_replicas = 1, .custom_metric_value = 30, .custom_metric_age = 1},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"never set (NAN): ignored",
+     NULL,
+     {.current_replicas = 1, QUEUE_DEPTH(NAN, NAN)},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"a negative value is no load",
+     NULL,
+     {.current_replicas = 1, QUEUE_DEPTH(-5, 1)},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+    {"above (replicas - 1) x target on 3 replicas forbids a shrink and resets the idle window",
+     NULL,
+     {LOW_ON_3, QUEUE_DEPTH(25, 1)},
+     BELOW_SINCE(700),
+     {3, "custom_metric", false, CALM, NULL}},
+    {"below the target: the shrink goes ahead after the idle window",
+     NULL,
+     {LOW_ON_3, QUEUE_DEPTH(5, 1)},
+     BELOW_SINCE(700),
+     {1, "low_utilization", false, BELOW_SINCE(700), NULL}},
+    {"below the target, idle window not yet over: held",
+     NULL,
+     {LOW_ON_3, QUEUE_DEPTH(5, 1)},
+     BELOW_SINCE(900),
+     {3, "none", false, BELOW_SINCE(900), "for 100 of 300 s"}},
+    {"2x the target on 3 replicas: shrinks to 2, not below",
+     NULL,
+     {LOW_ON_3, QUEUE_DEPTH(20, 1)},
+     BELOW_SINCE(700),
+     {2, "low_utilization", false, BELOW_SINCE(700), NULL}},
+    {"stale on 3 replicas: the shrink goes ahead as without it",
+     NULL,
+     {LOW_ON_3, QUEUE_DEPTH(30, 61)},
+     BELOW_SINCE(700),
+     {1, "low_utilization", false, BELOW_SINCE(700), NULL}},
+    {"a fresh value above 0 keeps an idle model from zero",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 1, .now = 5000, QUEUE_DEPTH(0.5, 1)},
+     CALM,
+     {1, "custom_metric", false, CALM, NULL}},
+    {"a fresh value of 0 does not hold an idle model",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 1, .now = 5000, QUEUE_DEPTH(0, 1)},
+     CALM,
+     {0, "idle_timeout", false, CALM, NULL}},
+    {"a stale value does not hold an idle model",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 1, .now = 5000, QUEUE_DEPTH(30, 61)},
+     CALM,
+     {0, "idle_timeout", false, CALM, NULL}},
+    {"pinned (floor 1) and idle: the metric's 0 leaves the floor's one",
+     NULL,
+     {IDLE_SINCE_100, .current_replicas = 1, .floor_replicas = 1, .now = 5000, QUEUE_DEPTH(0, 1)},
+     CALM,
+     {1, "none", false, CALM, NULL}},
+};
+
+Test(policy, custom_metric)
+{
+    CHECK(custom_metric_cases);
 }
 
 /* ---- a step of load over simulated time ---- */
