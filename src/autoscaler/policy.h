@@ -66,6 +66,13 @@ typedef struct policy_input {
     double custom_metric_value;     /* its latest value; NAN = never set */
     double custom_metric_age;       /* seconds since it was set */
     const char *custom_metric_name; /* for the reason; may be NULL */
+    /* Read by the predictive and hybrid strategies (issue 5); reactive
+     * ignores them. The server and the simulator fill them alike. */
+    double unix_now;        /* wall-clock seconds (the trace's own clock in the simulator):
+                               places the minute in its day for the seasonal forecast */
+    double arrivals_total;  /* requests arrived since the model began to be watched */
+    double load_seconds;    /* how long a new replica takes to become ready; NAN unknown */
+    double service_seconds; /* mean time a request holds a replica slot; NAN unknown */
 } policy_input_t;
 
 /* What the policy remembers between decisions, per model; the caller keeps

@@ -30,6 +30,8 @@ typedef struct sim_model {
  * it likes from two observations: (integral(t1) - integral(t0)) / (t1 - t0). */
 typedef struct sim_observation {
     double now;
+    double unix_now; /* wall-clock time of now: the trace's own timestamps (generated
+                        traces start at a fixed, documented date) */
     int ready;    /* replicas able to take requests */
     int starting; /* spawned, not ready yet */
     int desired;  /* the policy's last answer, after clamping */
