@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
 
 ORDER = ["gateway_overhead", "gateway_overhead_rc8", "synth_overhead", "cold_start",
-         "spike_reaction", "zero_scale_saving"]
+         "spike_reaction", "zero_scale_saving", "notify_isolation"]
 
 
 def load(name):
@@ -686,6 +686,40 @@ def zero_reading(r, au, ma):
     return " ".join(parts)
 
 
+def notify_section(out, r):
+    out.append("## 6. Notification isolation\n")
+    if r is None:
+        out.append("Not run yet (`bench/notify_isolation.py`).\n")
+        return
+    if r.get("error"):
+        section_error(out, r)
+        return
+    out.append(
+        "One inferd serving `example` (pinned at one replica). A thread changes "
+        "`thresholds.cpu_threshold` through `POST /autoscaler/config` about 50 times a second; "
+        "each change is a `config_updated` event, which the notifier POSTs to "
+        "`advanced.external_metrics_webhook` when one is set. One client sends sequential "
+        "`POST /predict` on one keep-alive connection for a fixed time per phase and times each "
+        "answer. Phases: **none** (no receiver: the reference), **ok** (answers 204), "
+        "**failing** (answers 500: 3 retries after 0.5, 1 and 2 s, then dropped), **stuck** "
+        "(accepts and never answers: each attempt ends at the 2 s timeout, and with 256 events "
+        "waiting the oldest are dropped). The notifier lets go of waiting events between "
+        "phases.\n")
+    out.append(f"Command: `{r['command'].strip()}` — {r['date']}.\n")
+    out.append("| phase | requests | p50 ms | p99 ms | max ms | p50 ratio | p99 ratio | events "
+               "| delivered | failed attempts | dropped |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for p in r["phases"]:
+        out.append(f"| {p['phase']} | {fmt(p['requests'])} | {fmt(p['p50_ms'], 3)} | "
+                   f"{fmt(p['p99_ms'], 3)} | {fmt(p['max_ms'], 2)} | {fmt(p['p50_ratio'], 3)} | "
+                   f"{fmt(p['p99_ratio'], 3)} | {fmt(p['events_during'])} | {fmt(p['delivered'])} "
+                   f"| {fmt(p['failed_attempts'])} | {fmt(p['dropped'])} |")
+    out.append("")
+    out.append(f"Target: {r['target']}. Result: {verdict(r)}. A notifier that waited on the "
+               "receiver on the event loop would hold every request behind it for up to the 2 s "
+               "timeout, a ratio in the thousands.\n")
+
+
 def summary_rows(res):
     rows = []
     g = res.get("gateway_overhead")
@@ -746,6 +780,19 @@ def summary_rows(res):
                      f"{fmt(ma['saving_rss_percent'])} %)", "≥ 95 %", verdict(z)))
     else:
         rows.append(("Zero-scale saving", "", "", "", "≥ 95 %", verdict(z)))
+    n = res.get("notify_isolation")
+    if n and not n.get("error"):
+        ph = {p["phase"]: p for p in n["phases"]}
+        worst = max((p for p in n["phases"] if p["phase"] != "none"),
+                    key=lambda p: p["p50_ratio"])
+        rows.append(("Notification isolation (`example`, stuck / failing webhook)",
+                     f"p50 {fmt(ph['stuck']['p50_ms'], 3)} ms stuck, "
+                     f"{fmt(ph['failing']['p50_ms'], 3)} ms failing",
+                     f"no receiver: p50 {fmt(ph['none']['p50_ms'], 3)} ms",
+                     f"worst p50 ratio {fmt(worst['p50_ratio'], 3)} ({worst['phase']})",
+                     "≤ 1.25", verdict(n)))
+    else:
+        rows.append(("Notification isolation", "", "", "", "≤ 1.25", verdict(n)))
     return rows
 
 
@@ -773,7 +820,7 @@ def main():
                "then this file\nbench/run-all         # the same, without the build step\n"
                "bench/gateway_overhead.py   # one benchmark alone -> bench/results/"
                "gateway_overhead.json\nbench/synth_overhead.py\nbench/cold_start.py\n"
-               "bench/spike_reaction.py\nbench/zero_scale_saving.py\n"
+               "bench/spike_reaction.py\nbench/zero_scale_saving.py\nbench/notify_isolation.py\n"
                "bench/report.py       # rewrite this file from bench/results/*.json\n```\n")
     out.append(
         "Each script starts everything it needs (inferd with a config in a temporary "
@@ -815,6 +862,7 @@ def main():
     cold_section(out, res["cold_start"])
     spike_section(out, res["spike_reaction"])
     zero_section(out, res["zero_scale_saving"])
+    notify_section(out, res["notify_isolation"])
     out.append("## Notes from profiling (taken once while writing the benchmarks; not rerun by "
                "run-all)\n")
     out.append(
