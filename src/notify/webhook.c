@@ -541,10 +541,32 @@ webhook_t *webhook_new(uv_loop_t *loop, const autoscaler_t *autoscaler)
     return w;
 }
 
+/* Drops every event waiting in the buffer (not the one being sent);
+ * returns how many. */
+static size_t drop_waiting(webhook_t *w, drop_reason_t why)
+{
+    size_t dropped = 0;
+    json_t *event;
+    while ((event = webhook_queue_pop(&w->queue))) {
+        drop_event(w, event, why);
+        dropped++;
+    }
+    return dropped;
+}
+
 void webhook_observe_event(const json_t *event, store_event_phase_t phase, void *ctx)
 {
     webhook_t *w = ctx;
-    if (w->closing || !webhook_should_send(event, phase) || !live_url(w))
+    if (w->closing)
+        return;
+    if (!live_url(w)) {
+        /* Notifications were turned off (every accepted change is itself an
+         * event, so this runs at once): what waits is dropped now, not at
+         * the next attempt, which a new URL set meanwhile would receive. */
+        drop_waiting(w, DROP_DISABLED);
+        return;
+    }
+    if (!webhook_should_send(event, phase))
         return;
     json_t *copy = json_deep_copy(event);
     if (!copy) {
@@ -577,11 +599,7 @@ void webhook_close(webhook_t *w)
         w->current = NULL;
         dropped++;
     }
-    json_t *event;
-    while ((event = webhook_queue_pop(&w->queue))) {
-        drop_event(w, event, DROP_SHUTDOWN);
-        dropped++;
-    }
+    dropped += drop_waiting(w, DROP_SHUTDOWN);
     if (dropped > 0)
         log_warn(MOD, "undelivered scaling event notifications dropped at shutdown count=%zu",
                  dropped);

@@ -348,6 +348,14 @@ class WebhookTest(ServerTestCase):
         self.assertGreaterEqual(warnings, 1)
         self.assertLess(warnings, stats["dropped_buffer_full"])
         self.assertServing(srv)
+        # Turning notifications off drops what waits at once, without
+        # waiting for the stuck attempt's timeout.
+        before = self.notifications(srv)
+        r = srv.post("/autoscaler/config", {"advanced": {"scaling_notifications_enabled": False}})
+        self.assertEqual(r.status, 200, r.body)
+        after = self.notifications(srv)
+        self.assertEqual(after["queued"], 1, after)  # only the attempt under way
+        self.assertEqual(after["dropped_disabled"] - before["dropped_disabled"], capacity, after)
         # Shutdown does not wait for the receiver: what is left is dropped.
         self.assertEqual(srv.stop(), 0)
         self.assertRegex(srv.read_log(), r"dropped at shutdown count=\d+")
