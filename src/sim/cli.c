@@ -71,9 +71,9 @@ void sim_usage(FILE *out)
             "                          0, 1, ...; or TIME,count), spread within the minute\n"
             "  --generate SHAPE        a synthetic trace, starting 2026-01-05T00:00:00Z:\n");
     for (size_t i = 0; i < sim_trace_shape_count; i++)
-        fprintf(out, "                            %-8s %s (default rate %g/s, %g s)\n",
-                sim_trace_shapes[i].name, sim_trace_shapes[i].description,
-                sim_trace_shapes[i].default_rate, sim_trace_shapes[i].default_duration);
+        fprintf(out, "    %-8s (default --rate %g, --duration %g)\n      %s\n",
+                sim_trace_shapes[i].name, sim_trace_shapes[i].default_rate,
+                sim_trace_shapes[i].default_duration, sim_trace_shapes[i].description);
     fprintf(out,
             "  --duration SECONDS      length of a generated trace\n"
             "  --rate R                its rate in requests/s (see each shape)\n"

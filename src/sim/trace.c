@@ -521,13 +521,13 @@ typedef struct shape {
 
 const sim_shape_info_t sim_trace_shapes[] = {
     {"diurnal", 0.5, 2 * SECONDS_PER_DAY,
-     "rate r(1 - cos), mean r, 0 at midnight and 2r at noon UTC; two days so a seasonal "
-     "forecast has a day of history"},
+     "r x (1 - cos(2 pi t / 1 day)): mean r, 0 at midnight, 2r at noon UTC;\n      two days, "
+     "so that a seasonal forecast has a day of history"},
     {"spike", 2.0, 3600,
-     "base rate r with a 60 s spike at 10r every 15 minutes (the first at 7.5 minutes)"},
+     "base rate r, and a 60 s spike at 10r every 15 minutes (the first at 7.5 min)"},
     {"onoff", 5.0, 6000, "r for 5 minutes, then nothing for 20 minutes, repeated"},
     {"sparse", 1.0 / 600, SECONDS_PER_DAY,
-     "isolated requests, Poisson at a low rate (one per 10 minutes): the cold-start regime"},
+     "isolated requests, Poisson at a low rate: the cold-start regime"},
     {"poisson", 10.0, 3600, "Poisson arrivals at a constant rate r"},
 };
 const size_t sim_trace_shape_count = sizeof(sim_trace_shapes) / sizeof(sim_trace_shapes[0]);
