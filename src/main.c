@@ -2,6 +2,7 @@
  *
  *   inferd serve [--host H] [--port P] [--config FILE] [--data-dir DIR] [--log-level L]
  *   inferd worker ...   (started by the gateway, one process per replica)
+ *   inferd simulate ... (replays a trace through the scaling policies; see sim/cli.c)
  *   inferd version
  *
  * `serve` wires the modules together on one libuv loop and runs the
@@ -17,6 +18,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "notify/webhook.h"
+#include "sim/cli.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "worker/worker.h"
@@ -63,6 +65,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: inferd serve [--host HOST] [--port PORT] [--config FILE]\n"
                  "                    [--data-dir DIR] [--log-level debug|info|warn|error]\n"
                  "                    [--reset-config]\n"
+                 "       inferd simulate (TRACE.csv | --generate SHAPE) [--policy NAME|all]\n"
+                 "                    [--format table|json] ...   (inferd simulate --help)\n"
                  "       inferd version\n");
 }
 
@@ -354,6 +358,8 @@ int main(int argc, char **argv)
         return serve_main(argc - 1, argv + 1);
     if (strcmp(command, "worker") == 0)
         return worker_main(argc - 2, argv + 2);
+    if (strcmp(command, "simulate") == 0)
+        return sim_main(argc - 1, argv + 1);
     if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
         printf("inferd %s\n", INFERD_VERSION);
         return 0;

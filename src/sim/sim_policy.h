@@ -32,9 +32,9 @@ typedef struct sim_observation {
     double now;
     double unix_now; /* wall-clock time of now: the trace's own timestamps (generated
                         traces start at a fixed, documented date) */
-    int ready;    /* replicas able to take requests */
-    int starting; /* spawned, not ready yet */
-    int desired;  /* the policy's last answer, after clamping */
+    int ready;       /* replicas able to take requests */
+    int starting;    /* spawned, not ready yet */
+    int desired;     /* the policy's last answer, after clamping */
     unsigned in_flight;
     unsigned queued;
     uint64_t arrivals_total;           /* requests arrived so far (this one included) */
@@ -43,6 +43,8 @@ typedef struct sim_observation {
     double in_flight_integral;         /* integral of in_flight dt */
     double busy_replica_integral;      /* integral of replicas with work dt */
     double last_arrival;               /* time of the latest arrival; < 0 none */
+    double last_busy;                  /* last time with work in flight or queued: now
+                                          while there is some; < 0 never */
     double recent_latency_p95_seconds; /* over the last 60 s of completions; NAN none */
 } sim_observation_t;
 
@@ -65,5 +67,20 @@ extern const sim_policy_ops_t sim_policy_hpa;              /* Kubernetes HPA */
 extern const sim_policy_ops_t sim_policy_ray_serve;        /* Ray Serve autoscaling */
 extern const sim_policy_ops_t sim_policy_keep_alive;       /* fixed 10 min keep-alive */
 extern const sim_policy_ops_t sim_policy_hybrid_histogram; /* Shahrad et al., ATC 2020 */
+
+/* inferd's own strategies, "reactive", "predictive" and "hybrid", through
+ * the server's policy_decide and its controller's rules
+ * (sim/policy_inferd.c). Their tick is the configuration's decision
+ * interval, so they are filled in at run time. Returns 0, or -1 for
+ * another name. */
+int sim_policy_inferd_ops(const char *strategy, sim_policy_ops_t *out);
+
+/* Every policy the simulator knows, inferd's first (sim/registry.c). */
+size_t sim_policy_count(void);
+const char *sim_policy_name(size_t i);
+/* Fills out with the named policy's ops. Returns 0, or -1 when unknown. */
+int sim_policy_find(const char *name, sim_policy_ops_t *out);
+/* "reactive, predictive, ..., hybrid_histogram", for error messages. */
+void sim_policy_known_names(char *buf, size_t len);
 
 #endif

@@ -1,0 +1,284 @@
+/* policy_inferd.c - inferd's own strategies (reactive, predictive, hybrid)
+ * as simulator policies: no copy of the policy, the very policy_decide the
+ * server runs, fed and gated as the server's controller does.
+ *
+ * Every decision interval (the configuration's, so ticks are the decision
+ * timer) this builds a policy_input_t from the simulator's observation the
+ * way decide_model() in autoscaler/controller.c builds it from the metrics
+ * window, calls policy_decide() with the built-in autoscaler defaults
+ * (config_autoscaler_defaults) and the strategy set, then applies the
+ * controller's rules:
+ * - a pool still on its way to an earlier count is not resized again
+ *   ("settled"), except the one replica kept for requests waiting after a
+ *   resize to zero;
+ * - growth obeys the scale-up cooldown (gate_cooldown) unless the policy is
+ *   panicking or is finishing a growth capped by
+ *   max_concurrent_model_loads, and adds at most as many replicas as that
+ *   cap leaves room for; a capped growth goes on at the next arrival or
+ *   decision after a replica is no longer starting (the server resumes it
+ *   at the READY event itself);
+ * - a shrink obeys the scale-down and zero-scale cooldowns (gate_cooldown);
+ * - a request that finds no replica is a cold start: it is the pool's
+ *   business (the simulator's pool starts the replica), and like the
+ *   controller's pool observer it stamps last_cold_start and last_change.
+ * Not modelled: memory admission (gate_memory_fit - the simulation has no
+ * machine memory), manual operations and their hold, custom metrics,
+ * replica CPU, machine memory and GPU (NAN: unknown, as policy_decide
+ * expects when a figure is missing), load failures and restart backoff.
+ *
+ * Window figures: the server averages (in flight + queued) over one-second
+ * buckets; here the averages are exact, from the concurrency integral
+ * sampled at each decision. Windows are whole numbers of decision
+ * intervals with the defaults, so both edges fall on samples; otherwise
+ * the integral is interpolated between them. Before a full window has
+ * passed the average covers the time since the start. The p95 fed to the
+ * policy is the simulator's p95 over the last 60 s of completions, which
+ * is the stable window with the defaults.
+ */
+#include "sim/sim_policy.h"
+
+#include "autoscaler/gates.h"
+#include "autoscaler/policy.h"
+#include "config/config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct window_sample {
+    double t;
+    double integral;
+} window_sample_t;
+
+typedef struct inferd_policy {
+    autoscaler_config_t cfg;
+    sim_model_t model;
+    policy_state_t state;
+    policy_decision_t last;
+    scale_times_t times;
+    int capped_growth_target;
+    /* Ring of (time, concurrency integral) at each decision, oldest first. */
+    window_sample_t *samples;
+    size_t first, count, cap;
+} inferd_policy_t;
+
+static void push_sample(inferd_policy_t *p, double t, double integral)
+{
+    size_t at = (p->first + p->count) % p->cap;
+    p->samples[at] = (window_sample_t){t, integral};
+    if (p->count < p->cap)
+        p->count++;
+    else
+        p->first = (p->first + 1) % p->cap;
+}
+
+/* Mean of (in flight + queued) over [now - window, now]. */
+static double window_mean(const inferd_policy_t *p, const sim_observation_t *obs, double window)
+{
+    double from = obs->now - window;
+    for (size_t i = p->count; i-- > 0;) {
+        const window_sample_t *s = &p->samples[(p->first + i) % p->cap];
+        if (s->t > from)
+            continue;
+        double next_t = obs->now, next_integral = obs->concurrency_integral;
+        if (i + 1 < p->count) {
+            const window_sample_t *n = &p->samples[(p->first + i + 1) % p->cap];
+            next_t = n->t;
+            next_integral = n->integral;
+        }
+        double at_from = s->integral;
+        if (next_t > s->t)
+            at_from += (next_integral - s->integral) * (from - s->t) / (next_t - s->t);
+        return (obs->concurrency_integral - at_from) / window;
+    }
+    const window_sample_t *oldest = &p->samples[p->first];
+    double span = obs->now - oldest->t;
+    if (p->count == 0 || span <= 0)
+        return (double)obs->in_flight + (double)obs->queued;
+    return (obs->concurrency_integral - oldest->integral) / span;
+}
+
+static void *inferd_create(const sim_model_t *model, scaling_strategy_t strategy)
+{
+    inferd_policy_t *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    config_autoscaler_defaults(&p->cfg);
+    p->cfg.scaling_strategy = strategy;
+    p->cfg.advanced.predictive_scaling = strategy != STRATEGY_REACTIVE;
+    p->model = *model;
+    policy_state_init(&p->state);
+    p->last.trigger = "none";
+    p->times = (scale_times_t){-INFINITY, -INFINITY, -INFINITY};
+    /* Enough decisions to reach back over the longer window, and a spare. */
+    double window =
+        fmax(p->cfg.reactive.stable_window_seconds, p->cfg.reactive.panic_window_seconds);
+    p->cap = (size_t)ceil(window / p->cfg.timing.decision_interval_seconds) + 3;
+    p->samples = calloc(p->cap, sizeof(*p->samples));
+    if (!p->samples) {
+        free(p);
+        return NULL;
+    }
+    push_sample(p, 0, 0); /* cumulative figures start at 0 at time 0 */
+    return p;
+}
+
+static void *reactive_create(const sim_model_t *model)
+{
+    return inferd_create(model, STRATEGY_REACTIVE);
+}
+
+static void *predictive_create(const sim_model_t *model)
+{
+    return inferd_create(model, STRATEGY_PREDICTIVE);
+}
+
+static void *hybrid_create(const sim_model_t *model)
+{
+    return inferd_create(model, STRATEGY_HYBRID);
+}
+
+static void inferd_destroy(void *state)
+{
+    inferd_policy_t *p = state;
+    if (!p)
+        return;
+    free(p->samples);
+    free(p);
+}
+
+/* The controller's "settled" rule (decide_model). */
+static bool settled(const sim_observation_t *obs)
+{
+    int active = obs->ready + obs->starting;
+    bool kept_for_queue = obs->desired == 0 && obs->queued > 0 && active == 1;
+    return obs->desired == active || kept_for_queue;
+}
+
+/* apply_growth and growth_on_cooldown; the new count, or -1 for none. */
+static int apply_growth(inferd_policy_t *p, const sim_observation_t *obs, int current, int desired)
+{
+    if (!p->last.panicking && p->capped_growth_target < desired) {
+        cooldown_check_t check;
+        gate_cooldown(&p->cfg, &p->times, current, desired, obs->now, &check);
+        if (check.seconds_left > 0)
+            return -1;
+    }
+    /* One model: the loads in progress are its starting replicas. */
+    int room = p->cfg.model_management.max_concurrent_model_loads - obs->starting;
+    int add = desired - current;
+    if (add > room)
+        add = room;
+    if (add <= 0)
+        return -1;
+    /* Memory admission (gate_memory_fit) is not modelled: it admits all. */
+    p->capped_growth_target = current + add < desired ? desired : 0;
+    p->times.last_scale_up = p->times.last_change = obs->now;
+    return current + add;
+}
+
+static int apply_shrink(inferd_policy_t *p, const sim_observation_t *obs, int current, int desired)
+{
+    cooldown_check_t check;
+    gate_cooldown(&p->cfg, &p->times, current, desired, obs->now, &check);
+    if (check.seconds_left > 0)
+        return -1;
+    p->times.last_change = obs->now;
+    p->capped_growth_target = 0;
+    return desired;
+}
+
+/* resume_capped_growth, run when the simulator next looks. */
+static int resume_capped_growth(inferd_policy_t *p, const sim_observation_t *obs)
+{
+    int current = obs->ready + obs->starting;
+    if (p->capped_growth_target > current && obs->desired == current)
+        return apply_growth(p, obs, current, p->capped_growth_target);
+    return -1;
+}
+
+static int inferd_on_arrival(void *state, const sim_observation_t *obs)
+{
+    inferd_policy_t *p = state;
+    if (obs->ready + obs->starting == 0 && obs->desired == 0 && obs->queued > 0) {
+        /* The pool's cold start, as the controller hears of it. */
+        p->times.last_cold_start = p->times.last_change = obs->now;
+        return -1;
+    }
+    return resume_capped_growth(p, obs);
+}
+
+static int inferd_on_tick(void *state, const sim_observation_t *obs)
+{
+    inferd_policy_t *p = state;
+    const autoscaler_config_t *cfg = &p->cfg;
+    int current = obs->ready + obs->starting;
+    double p95 = obs->recent_latency_p95_seconds;
+    policy_input_t in = {
+        .now = obs->now,
+        .started_at = 0, /* the model is watched from the start of the trace */
+        .current_replicas = current,
+        .floor_replicas = p->model.min_replicas,
+        .max_replicas = p->model.max_replicas,
+        /* A model that sets no target_concurrency of its own. */
+        .target_concurrency = cfg->reactive.target_concurrency,
+        .concurrency_stable = window_mean(p, obs, cfg->reactive.stable_window_seconds),
+        .concurrency_panic = window_mean(p, obs, cfg->reactive.panic_window_seconds),
+        .concurrency_now = (double)obs->in_flight + (double)obs->queued,
+        .replica_cpu_percent = NAN,
+        .memory_percent = NAN,
+        .model_memory_percent = NAN,
+        .gpu_percent = NAN,
+        .queue_length = (double)obs->queued,
+        .p95_ms = isnan(p95) ? NAN : p95 * 1000.0,
+        .last_arrival = obs->last_arrival,
+        .last_busy = obs->last_busy,
+        .custom_metric_target = 0,
+        .custom_metric_value = NAN,
+        .custom_metric_age = NAN,
+        .custom_metric_name = NULL,
+        .unix_now = obs->unix_now,
+        .arrivals_total = (double)obs->arrivals_total,
+        .load_seconds = p->model.load_seconds,
+        .service_seconds = p->model.service_seconds,
+    };
+    push_sample(p, obs->now, obs->concurrency_integral);
+    policy_decide(&in, cfg, &p->state, &p->last);
+    if (p->last.desired < p->capped_growth_target)
+        p->capped_growth_target = 0; /* the load that wanted it is gone */
+    if (!settled(obs))
+        return -1;
+    if (p->last.desired > current)
+        return apply_growth(p, obs, current, p->last.desired);
+    if (p->last.desired < current)
+        return apply_shrink(p, obs, current, p->last.desired);
+    return -1;
+}
+
+int sim_policy_inferd_ops(const char *strategy, sim_policy_ops_t *out)
+{
+    static const struct {
+        const char *name;
+        void *(*create)(const sim_model_t *model);
+    } strategies[] = {
+        {"reactive", reactive_create},
+        {"predictive", predictive_create},
+        {"hybrid", hybrid_create},
+    };
+    for (size_t i = 0; i < sizeof(strategies) / sizeof(strategies[0]); i++) {
+        if (strcmp(strategies[i].name, strategy) != 0)
+            continue;
+        autoscaler_config_t cfg;
+        config_autoscaler_defaults(&cfg);
+        *out = (sim_policy_ops_t){
+            .name = strategies[i].name,
+            .tick_seconds = cfg.timing.decision_interval_seconds,
+            .create = strategies[i].create,
+            .destroy = inferd_destroy,
+            .on_arrival = inferd_on_arrival,
+            .on_tick = inferd_on_tick,
+        };
+        return 0;
+    }
+    return -1;
+}
