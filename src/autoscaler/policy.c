@@ -525,8 +525,14 @@ static void decide_hybrid(const policy_input_t *in, const autoscaler_config_t *c
     int current = in->current_replicas;
     need_t n;
     predict_need(in, state->predict, horizon_of(in, cfg), current > 0, &n);
-    if (current == 0 && !(in->queue_length > 0) && !cfg->model_management.preload_popular_models)
+    if (current == 0 && !(in->queue_length > 0) && !cfg->model_management.preload_popular_models &&
+        n.replicas > 0) {
+        if (s->desired == 0)
+            snprintf(s->reason, sizeof(s->reason),
+                     "preload_popular_models is off: not loading ahead of the forecast (%.160s)",
+                     n.reason);
         n.replicas = 0;
+    }
     if (n.replicas > current && n.replicas > s->desired) {
         s->desired = n.replicas;
         s->trigger = n.trigger;
