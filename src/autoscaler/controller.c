@@ -10,6 +10,7 @@
  * this clock or its cooldowns.
  */
 #include "autoscaler/internal.h"
+#include "autoscaler/forecast.h"
 #include "util/json_number.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -253,6 +254,24 @@ static void apply_shrink(autoscaler_t *a, model_state_t *ms, int current, int de
     ms->capped_growth_target = 0;
 }
 
+/* Mean time a request held a replica slot over the last ten minutes: its
+ * latency less its wait in the queue (so cold starts and queueing do not
+ * count as service); NAN without a finished request. Ten minutes rather
+ * than the stable window so that a sparse model still has a figure. */
+#define SERVICE_WINDOW_SECONDS 600.0
+
+static double service_seconds(const model_window_t *w, double now)
+{
+    window_totals_t t;
+    window_totals(w, now, SERVICE_WINDOW_SECONDS, &t);
+    if (t.latency_count == 0)
+        return NAN;
+    double latency = t.latency_sum_ms / (double)t.latency_count;
+    double wait = t.queue_wait_count ? t.queue_wait_sum_ms / (double)t.queue_wait_count : 0;
+    double service = (latency - wait) / 1000.0;
+    return service > 0 ? service : NAN;
+}
+
 static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
 {
     pool_t *pool = ms->pool;
@@ -281,7 +300,13 @@ static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
         .p95_ms = m.p95_ms,
         .last_arrival = window_last_arrival(w),
         .last_busy = window_last_busy(w, now),
+        .unix_now = time_unix_now(),
+        .load_seconds = ms->load_seconds,
+        .service_seconds = service_seconds(w, now),
     };
+    pool_totals_t totals;
+    pool_get_totals(pool, &totals);
+    in.arrivals_total = (double)totals.arrivals;
     custom_metric_fill_input(a, ms, now, &in);
     policy_decide(&in, &a->cfg, &ms->policy, &ms->last);
     ms->decided = true;
@@ -390,6 +415,8 @@ static void on_pool_event(pool_t *pool, const pool_event_t *ev, void *ctx)
         a->last_start_succeeded = 1;
         if (ms)
             ms->consecutive_failures = 0;
+        if (ms && ev->start_time_ms > 0)
+            ms->load_seconds = ev->start_time_ms / 1000.0;
         resume_capped_growth(a);
         break;
     case POOL_EVENT_REPLICA_ENDED:
@@ -400,6 +427,31 @@ static void on_pool_event(pool_t *pool, const pool_event_t *ev, void *ctx)
 }
 
 /* ---- lifecycle ---- */
+
+static void seed_row(const store_traffic_row_t *row, void *ctx)
+{
+    policy_state_seed_minute(ctx, row->minute, (double)row->requests);
+}
+
+/* The forecast's history from the traffic store: each model's rows of the
+ * last FORECAST_MINUTES (14 days). One synchronous read at start, before
+ * the loop serves anything (about 20 000 indexed rows per model at most);
+ * later minutes the policy learns as they pass. */
+static void seed_forecasts(autoscaler_t *a)
+{
+    if (!a->store)
+        return;
+    int64_t now_minute = (int64_t)floor(time_unix_now() / 60.0);
+    for (size_t i = 0; i < a->n_models; i++) {
+        model_state_t *ms = &a->models[i];
+        long rows =
+            store_traffic_each(a->store, pool_name(ms->pool), now_minute - FORECAST_MINUTES + 1,
+                               now_minute + 1, seed_row, &ms->policy);
+        if (rows > 0)
+            log_info("autoscaler", "forecast seeded model=%s minutes=%ld", pool_name(ms->pool),
+                     rows);
+    }
+}
 
 autoscaler_t *autoscaler_new(uv_loop_t *loop, const inferd_config_t *cfg, dispatch_t *dispatch,
                              store_t *store)
@@ -426,7 +478,9 @@ autoscaler_t *autoscaler_new(uv_loop_t *loop, const inferd_config_t *cfg, dispat
         ms->times = (scale_times_t){-INFINITY, -INFINITY, -INFINITY};
         ms->last_admission_refusal = -INFINITY;
         ms->manual_hold_until = -INFINITY;
+        ms->load_seconds = NAN;
     }
+    seed_forecasts(a);
     uv_timer_init(loop, &a->collect_timer);
     uv_timer_init(loop, &a->decide_timer);
     a->collect_timer.data = a->decide_timer.data = a;
@@ -466,6 +520,8 @@ static void on_closed(uv_handle_t *handle)
     autoscaler_t *a = handle->data;
     if (--a->open_handles > 0)
         return;
+    for (size_t i = 0; i < a->n_models; i++)
+        policy_state_free(&a->models[i].policy);
     free(a->models);
     free(a);
 }

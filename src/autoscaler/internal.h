@@ -65,6 +65,7 @@ typedef struct model_state {
     double manual_hold_until;      /* a manual operation holds decisions off until then */
     int capped_growth_target; /* desired count a capped scale-up is still heading for; 0 none */
     unsigned consecutive_failures;
+    double load_seconds; /* spawn -> READY of the latest replica that loaded; NAN before one */
     custom_gauge_t custom[AUTOSCALER_CUSTOM_METRICS_MAX];
 } model_state_t;
 

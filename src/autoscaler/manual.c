@@ -295,7 +295,7 @@ static void apply_plans(autoscaler_t *a, const scale_request_t *req, const actio
             p->state->manual_hold_until =
                 now + (p->target > p->current ? a->cfg.cooldowns.scale_down_cooldown_seconds
                                               : a->cfg.cooldowns.scale_up_cooldown_seconds);
-            policy_state_init(&p->state->policy);
+            policy_state_reset(&p->state->policy);
             p->state->capped_growth_target = 0;
         }
     }

@@ -1,15 +1,24 @@
-/* policy.c - the reactive scaling decision (see policy.h for the rules).
+/* policy.c - the scaling decision (see policy.h for the rules).
  *
  * The decision is built in steps, each a small function that may raise
  * the desired count and name its trigger: concurrency, panic, the custom
  * metric, thresholds; then the shrink gate (hold until the idle window
  * passed) and the zero gate; then the bounds. Triggers are fixed strings
  * so that events can be counted by them.
+ *
+ * The predictive and hybrid strategies add a forecasting memory behind a
+ * pointer in the state (a 14-day per-minute ring and an idle histogram,
+ * autoscaler/forecast.h), allocated on first use so that the reactive
+ * strategy's state stays two numbers, and reuse the reactive steps for
+ * what they share: the shrink gate, the zero gate and the bounds.
  */
 #include "autoscaler/policy.h"
+#include "autoscaler/forecast.h"
+#include "util/xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct step {
@@ -22,6 +31,7 @@ void policy_state_init(policy_state_t *state)
 {
     state->panic_until = 0;
     state->below_since = -1;
+    state->predict = NULL;
 }
 
 static int replicas_for(double concurrency, double target)
@@ -242,8 +252,8 @@ static double burst_concurrency(const policy_input_t *in)
                                                        : in->concurrency_panic;
 }
 
-void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, policy_state_t *state,
-                   policy_decision_t *out)
+static void decide_reactive(const policy_input_t *in, const autoscaler_config_t *cfg,
+                            policy_state_t *state, step_t *out)
 {
     step_t s = {.desired = 0, .trigger = "none", .reason = "no load"};
     int want_stable = replicas_for(in->concurrency_stable, in->target_concurrency);
@@ -297,6 +307,272 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
         state->below_since = -1;
     apply_bounds(in, &s);
 done:
+    *out = s;
+}
+
+/* ---- the forecasting memory (predictive and hybrid) ---- */
+
+/* At least this many requests expected within the horizon make a need:
+ * one request, so a model nobody is expected to call is not held for a
+ * fraction of one. */
+#define PREDICT_MIN_EXPECTED 1.0
+/* The forecast has one-minute resolution: a shorter horizon says nothing
+ * a minute does not. */
+#define PREDICT_MIN_HORIZON 60.0
+
+struct policy_predict {
+    forecast_t *forecast;
+    bool observed;       /* last_now and last_total hold a baseline */
+    double last_now;     /* monotonic time of the previous observation */
+    double last_total;   /* arrivals_total then */
+    double rate;         /* arrivals per second, averaged over the stable window */
+    double service_est;  /* seconds a request holds a slot, from Little's law; NAN none */
+    double seen_arrival; /* the latest arrival already accounted for */
+    double work_end;     /* end of the work before the current idle gap; < 0 none */
+};
+
+static struct policy_predict *predict_of(policy_state_t *state)
+{
+    if (!state->predict) {
+        state->predict = xcalloc(1, sizeof(*state->predict));
+        state->predict->forecast = forecast_new();
+        state->predict->service_est = NAN;
+        state->predict->seen_arrival = -1;
+        state->predict->work_end = -1;
+    }
+    return state->predict;
+}
+
+void policy_state_reset(policy_state_t *state)
+{
+    state->panic_until = 0;
+    state->below_since = -1;
+}
+
+void policy_state_free(policy_state_t *state)
+{
+    if (state->predict) {
+        forecast_free(state->predict->forecast);
+        free(state->predict);
+    }
+    policy_state_init(state);
+}
+
+void policy_state_seed_minute(policy_state_t *state, int64_t unix_minute, double requests)
+{
+    forecast_add_minute(predict_of(state)->forecast, unix_minute, requests);
+}
+
+static bool busy_now(const policy_input_t *in)
+{
+    return in->concurrency_now > 0 || in->queue_length > 0 ||
+           (in->last_busy >= 0 && in->last_busy >= in->now);
+}
+
+/* Feeds one observation: the minute counts, the measured rate (an
+ * exponential average with the stable window as its time constant, the
+ * same memory the stable concurrency has), the service time estimate, and
+ * the idle gaps. An idle gap runs from the end of work seen while idle to
+ * the next arrival; the latest arrival stands for the first one after the
+ * gap, which is at most one decision interval off. */
+static void predict_observe(struct policy_predict *p, const policy_input_t *in,
+                            const autoscaler_config_t *cfg)
+{
+    forecast_observe(p->forecast, in->unix_now, in->arrivals_total);
+    double dt = in->now - p->last_now, delta = in->arrivals_total - p->last_total;
+    if (p->observed && dt > 0 && delta >= 0 && isfinite(delta)) {
+        double tau = cfg->reactive.stable_window_seconds;
+        double a = 1 - exp(-dt / (tau > 0 ? tau : 1));
+        p->rate += a * (delta / dt - p->rate);
+    }
+    if (!p->observed || dt > 0 || delta < 0) {
+        p->last_now = in->now;
+        p->last_total = in->arrivals_total;
+        p->observed = true;
+    }
+    if (in->concurrency_stable > 0 && p->rate > 0)
+        p->service_est = in->concurrency_stable / p->rate;
+
+    if (in->last_arrival >= 0 && in->last_arrival > p->seen_arrival) {
+        if (p->work_end >= 0 && in->last_arrival >= p->work_end)
+            forecast_add_idle_time(p->forecast, in->last_arrival - p->work_end);
+        p->work_end = -1;
+        p->seen_arrival = in->last_arrival;
+    }
+    if (!busy_now(in) && in->last_busy >= 0)
+        p->work_end = fmax(in->last_busy, p->seen_arrival);
+}
+
+static double known_or_zero(double v)
+{
+    return isfinite(v) && v > 0 ? v : 0;
+}
+
+typedef struct need {
+    int replicas;
+    const char *trigger;
+    char reason[240];
+} need_t;
+
+/* What the forecast needs over [now, now + horizon]: see policy.h. holding
+ * says the model is up, which widens the rhythm's window by one histogram
+ * bin (unloading a model to load it again within a bin is churn below the
+ * histogram's resolution). */
+static void predict_need(const policy_input_t *in, struct policy_predict *p, double horizon,
+                         bool holding, need_t *n)
+{
+    forecast_rate_t fr;
+    forecast_predict(p->forecast, in->unix_now, horizon, &fr);
+    double peak = fmax(fr.peak_per_minute, p->rate * 60.0);
+    double expected = fmax(fr.expected, p->rate * horizon);
+    double service = isfinite(in->service_seconds) && in->service_seconds > 0 ? in->service_seconds
+                                                                              : p->service_est;
+    n->replicas = 0;
+    n->trigger = "none";
+    snprintf(n->reason, sizeof(n->reason),
+             "%.2f requests expected within %.0f s (forecast: %s), fewer than %.0f", expected,
+             horizon, fr.method, PREDICT_MIN_EXPECTED);
+    if (expected >= PREDICT_MIN_EXPECTED) {
+        bool sized = isfinite(service) && service > 0;
+        int k = sized ? replicas_for(peak / 60.0 * service, in->target_concurrency) : 1;
+        n->replicas = k > 1 ? k : 1;
+        n->trigger = "predicted_load";
+        if (sized)
+            snprintf(n->reason, sizeof(n->reason),
+                     "forecast %.1f requests/min at peak within %.0f s (%s, period %d min, trend "
+                     "x%.2f) x %.2f s service / %.2f per replica",
+                     peak, horizon, fr.method, fr.period_minutes, fr.correction, service,
+                     in->target_concurrency);
+        else
+            snprintf(n->reason, sizeof(n->reason),
+                     "forecast %.1f requests within %.0f s (%s); no service time measured yet",
+                     expected, horizon, fr.method);
+    }
+    forecast_idle_t idle;
+    forecast_idle_windows(p->forecast, &idle);
+    if (n->replicas > 0 || !idle.representative)
+        return;
+    double since = busy_now(in) ? 0 : seconds_since(in->now, in->last_busy, in->started_at);
+    double slack = holding ? FORECAST_IDLE_BIN_SECONDS : 0;
+    if (since < idle.keep_alive_seconds && idle.prewarm_seconds - since <= horizon + slack) {
+        n->replicas = 1;
+        n->trigger = holding ? "keep_alive" : "prewarm";
+        snprintf(n->reason, sizeof(n->reason),
+                 "idle for %.0f s; the idle-time histogram (%u gaps) expects a request between "
+                 "%.0f and %.0f s of idle time",
+                 since, idle.samples, idle.prewarm_seconds, idle.keep_alive_seconds);
+    }
+}
+
+static double horizon_of(const policy_input_t *in, const autoscaler_config_t *cfg)
+{
+    double h = known_or_zero(in->load_seconds) + cfg->timing.decision_interval_seconds;
+    return h > PREDICT_MIN_HORIZON ? h : PREDICT_MIN_HORIZON;
+}
+
+static double hold_horizon_of(const policy_input_t *in)
+{
+    double h = known_or_zero(in->load_seconds);
+    return h > PREDICT_MIN_HORIZON ? h : PREDICT_MIN_HORIZON;
+}
+
+static void zero_step(const policy_input_t *in, policy_state_t *state, step_t *s)
+{
+    state->panic_until = 0;
+    state->below_since = -1;
+    s->desired = 0;
+    s->trigger = "idle_timeout";
+    snprintf(s->reason, sizeof(s->reason),
+             "no request for %.0f s and no work for %.0f s, and none expected",
+             seconds_since(in->now, in->last_arrival, in->started_at),
+             seconds_since(in->now, in->last_busy, in->started_at));
+}
+
+static void decide_predictive(const policy_input_t *in, const autoscaler_config_t *cfg,
+                              policy_state_t *state, step_t *s)
+{
+    need_t n;
+    predict_need(in, state->predict, horizon_of(in, cfg), in->current_replicas > 0, &n);
+    state->panic_until = 0;
+    if (in->current_replicas > 0 && n.replicas == 0 && idle_enough_for_zero(in, cfg)) {
+        zero_step(in, state, s);
+    } else if (in->current_replicas == 0) {
+        state->below_since = -1;
+        if (in->queue_length > 0)
+            raise_to(s, n.replicas > 1 ? n.replicas : 1, "concurrency",
+                     "requests are waiting and no replica runs");
+        else if (n.replicas > 0 && cfg->model_management.preload_popular_models)
+            raise_to(s, n.replicas, n.trigger, n.reason);
+        else if (n.replicas > 0)
+            snprintf(s->reason, sizeof(s->reason),
+                     "preload_popular_models is off: not loading ahead of the forecast (%.160s)",
+                     n.reason);
+        else
+            snprintf(s->reason, sizeof(s->reason), "%s", n.reason);
+    } else {
+        raise_to(s, n.replicas, n.trigger, n.reason);
+        if (s->desired == 0)
+            snprintf(s->reason, sizeof(s->reason), "%s", n.reason);
+        gate_shrink(in, cfg, state, s);
+    }
+    apply_bounds(in, s);
+}
+
+static void decide_hybrid(const policy_input_t *in, const autoscaler_config_t *cfg,
+                          policy_state_t *state, step_t *s)
+{
+    decide_reactive(in, cfg, state, s);
+    int current = in->current_replicas;
+    need_t n;
+    predict_need(in, state->predict, horizon_of(in, cfg), current > 0, &n);
+    if (current == 0 && !(in->queue_length > 0) && !cfg->model_management.preload_popular_models &&
+        n.replicas > 0) {
+        if (s->desired == 0)
+            snprintf(s->reason, sizeof(s->reason),
+                     "preload_popular_models is off: not loading ahead of the forecast (%.160s)",
+                     n.reason);
+        n.replicas = 0;
+    }
+    if (n.replicas > current && n.replicas > s->desired) {
+        s->desired = n.replicas;
+        s->trigger = n.trigger;
+        snprintf(s->reason, sizeof(s->reason), "%s", n.reason);
+        apply_bounds(in, s);
+        return;
+    }
+    if (s->desired >= current)
+        return;
+    need_t hold;
+    predict_need(in, state->predict, hold_horizon_of(in), true, &hold);
+    int floor = hold.replicas < current ? hold.replicas : current;
+    if (floor <= s->desired)
+        return;
+    s->desired = floor;
+    s->trigger = hold.trigger;
+    snprintf(s->reason, sizeof(s->reason), "the forecast needs %d within one load time: %.180s",
+             floor, hold.reason);
+    apply_bounds(in, s);
+}
+
+void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, policy_state_t *state,
+                   policy_decision_t *out)
+{
+    step_t s = {.desired = 0, .trigger = "none", .reason = "no load"};
+    if (cfg->scaling_strategy != STRATEGY_REACTIVE)
+        predict_of(state);
+    if (state->predict)
+        predict_observe(state->predict, in, cfg);
+    switch (cfg->scaling_strategy) {
+    case STRATEGY_PREDICTIVE:
+        decide_predictive(in, cfg, state, &s);
+        break;
+    case STRATEGY_HYBRID:
+        decide_hybrid(in, cfg, state, &s);
+        break;
+    default:
+        decide_reactive(in, cfg, state, &s);
+        break;
+    }
     out->desired = s.desired;
     out->trigger = s.trigger;
     out->panicking = state->panic_until > 0;

@@ -32,6 +32,38 @@
  *            replica carries), also from zero; holding that many is load,
  *            so it forbids shrinking below it. A gauge not set for a stable
  *            window is stale and ignored.
+ *
+ * The `predictive` strategy sizes the pool for the forecast request rate
+ * (autoscaler/forecast.h) over a horizon of one load time plus one
+ * decision interval (at least a minute, the forecast's resolution):
+ *   need:    with at least one request expected within the horizon,
+ *            max(1, ceil(peak rate x service_seconds / target)) (Little's
+ *            law), the peak being the higher of the forecast's highest
+ *            minute and the rate measured now (an average over the stable
+ *            window); service_seconds when NAN is estimated as the stable
+ *            concurrency / the measured rate (Little's law backwards; it
+ *            counts queueing too, so it errs on the safe side), the latest
+ *            such estimate kept; with none, the need is 1;
+ *   rhythm:  with a representative idle-time histogram, a request is
+ *            expected from the pre-warm window after the end of the last
+ *            work until the keep-alive window; while that start lies
+ *            within the horizon (plus one histogram bin for a model that
+ *            is up, so it is not unloaded just before it is wanted) and the
+ *            keep-alive window has not passed, the need is at least 1;
+ *   grow:    to the need (trigger `predicted_load`, or `prewarm` when the
+ *            rhythm asked for it at zero, `keep_alive` when it holds the
+ *            last replica); from zero without waiting requests only with
+ *            model_management.preload_popular_models; requests waiting at
+ *            zero get one replica whatever the forecast;
+ *   shrink:  to the need (at least 1) by the reactive shrink gate (load
+ *            below the scale-down thresholds for the idle window);
+ *   zero:    by the reactive zero gate, and only with a need of 0.
+ * The `hybrid` strategy: the larger of the reactive decision and the
+ * predictive need when that grows the pool; when the reactive decision
+ * shrinks it, never below the need over one load time (at least a minute)
+ * (trigger `predicted_load`, or `keep_alive` when the rhythm holds it).
+ * `reactive` ignores the forecast entirely (its decision is unchanged).
+ *
  * Cooldowns, bounds on concurrent loads and memory admission are the
  * controller's job, not the policy's.
  */
@@ -39,6 +71,7 @@
 #define INFERD_POLICY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config/config.h"
 
@@ -80,6 +113,12 @@ typedef struct policy_input {
 typedef struct policy_state {
     double panic_until; /* panic mode lasts until this time; 0 = not panicking */
     double below_since; /* load under the scale-down thresholds since; < 0 = it is not */
+    /* The forecasting memory (request history, idle-time histogram,
+     * estimates): NULL until the first predictive or hybrid decision or
+     * policy_state_seed_minute allocates it; owned by the state, released by
+     * policy_state_free. While it exists every decision (reactive ones too)
+     * feeds it, so a switch of strategy finds the history current. */
+    struct policy_predict *predict;
 } policy_state_t;
 
 typedef struct policy_decision {
@@ -89,7 +128,24 @@ typedef struct policy_decision {
     bool panicking;
 } policy_decision_t;
 
+/* A fresh state (no forecasting memory yet). */
 void policy_state_init(policy_state_t *state);
+
+/* Forgets the reactive memory (panic, scale-down window), as after a
+ * manual operation; the forecasting memory stays. */
+void policy_state_reset(policy_state_t *state);
+
+/* Releases the forecasting memory (if any) and leaves the state as
+ * policy_state_init does. Every state that made a predictive or hybrid
+ * decision, or was seeded, must be freed so. */
+void policy_state_free(policy_state_t *state);
+
+/* Seeds the forecast with a stored minute: `requests` arrived in Unix
+ * minute `unix_minute` (floor(unix seconds / 60)). For history the caller
+ * has from before it began watching (the server reads its traffic store at
+ * start); calls for one minute add up, so seed each minute once. Minutes
+ * the policy watches later are learnt from arrivals_total and unix_now. */
+void policy_state_seed_minute(policy_state_t *state, int64_t unix_minute, double requests);
 
 void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, policy_state_t *state,
                    policy_decision_t *out);

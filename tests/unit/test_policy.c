@@ -72,6 +72,30 @@ static void auto_unload_off(autoscaler_config_t *c)
     c->model_management.auto_unload_unused_models = false;
 }
 
+/* ---- forecast histories ---- */
+
+/* The decision's wall clock: ten seconds into a Unix minute that starts a
+ * UTC day. Histories are placed relative to that minute. */
+#define NOW_MINUTE ((int64_t)29000160)
+#define NOW_UNIX   ((double)NOW_MINUTE * 60.0 + 10.0)
+#define DAY        1440
+
+/* requests per minute at minutes [from, to] relative to now, on each of
+ * the three days before today (today's minutes stay unknown, as after a
+ * restart). */
+static void seed_days(policy_state_t *state, int from, int to, double per_minute)
+{
+    for (int day = 1; day <= 3; day++)
+        for (int m = from; m <= to; m++)
+            policy_state_seed_minute(state, NOW_MINUTE - (int64_t)day * DAY + m, per_minute);
+}
+
+static void seed_steep_rise(policy_state_t *state)
+{
+    seed_days(state, -30, 0, 1);
+    seed_days(state, 1, 30, 6000);
+}
+
 /* ---- the row and its check ---- */
 
 typedef struct expected {
@@ -124,6 +148,23 @@ static void check_cases(const policy_case_t *cases, size_t n)
         if (w->reason)
             cr_expect(strstr(out.reason, w->reason) != NULL,
                       "%s: reason \"%s\" does not contain \"%s\"", c->name, out.reason, w->reason);
+
+        /* The reactive strategy ignores the forecast: the same row with a
+         * history that predicts a steep rise decides exactly the same. */
+        policy_state_t seeded = c->before;
+        policy_decision_t again;
+        memset(&again, 0, sizeof(again));
+        seeded.predict = NULL;
+        seed_steep_rise(&seeded);
+        policy_decide(&in, &cfg, &seeded, &again);
+        cr_expect(again.desired == out.desired && strcmp(again.trigger, out.trigger) == 0 &&
+                      strcmp(again.reason, out.reason) == 0 && again.panicking == out.panicking &&
+                      seeded.panic_until == state.panic_until &&
+                      seeded.below_since == state.below_since,
+                  "%s: with a forecast in the state the reactive decision changed: %d %s (%s)",
+                  c->name, again.desired, again.trigger, again.reason);
+        policy_state_free(&seeded);
+        policy_state_free(&state);
     }
 }
 
@@ -1000,4 +1041,417 @@ Test(policy, step_of_load_grows_within_the_panic_window_and_shrinks_after_the_id
               "zero at t=%d, want within one decision after %d", t_zero, last_loaded + zero_idle);
     cr_expect_str_eq(zero_trigger, "idle_timeout");
     cr_expect_eq(replicas, 0, "%d replicas at the end, want 0", replicas);
+}
+
+/* ---- predictive and hybrid ----
+ *
+ * Each row: its name; the strategy; a configuration tweak (NULL: the
+ * defaults); a history put into the state before the decision (NULL: none);
+ * the input; the state the decision before left (its reactive part); and
+ * {desired, trigger, a phrase of the reason}. Inputs carry the wall clock
+ * NOW_UNIX, a load time of 30 s and a service time of 1 s unless they say
+ * otherwise, so the horizon is a minute (30 s + a 2 s decision interval,
+ * raised to the forecast's minute) and a forecast of 60 requests/min needs
+ * one replica at a target of 1.
+ */
+
+static void rise_in_a_minute(policy_state_t *s)
+{
+    seed_days(s, -30, 0, 6);
+    seed_days(s, 1, 30, 120); /* 2 requests/s: 2 replicas */
+}
+
+static void rise_in_two_minutes(policy_state_t *s)
+{
+    seed_days(s, -30, 1, 6);
+    seed_days(s, 2, 30, 120);
+}
+
+static void steady_180_per_minute(policy_state_t *s)
+{
+    seed_days(s, -30, 30, 180); /* 3 replicas */
+}
+
+static void steady_120_per_minute(policy_state_t *s)
+{
+    seed_days(s, -30, 30, 120); /* 2 replicas */
+}
+
+static void quiet_now_busy_in_five_minutes(policy_state_t *s)
+{
+    seed_days(s, -30, 4, 0);
+    seed_days(s, 5, 30, 180);
+}
+
+/* A rhythm: one request every `gap` seconds, each keeping the model busy
+ * for 3 s, observed by a decision while busy and one after; 15 requests,
+ * the first at RHYTHM_T0. The model's last work ends at RHYTHM_END(gap). */
+#define RHYTHM_T0       1000.0
+#define RHYTHM_N        15
+#define RHYTHM_END(gap) (RHYTHM_T0 + (RHYTHM_N - 1) * (gap) + 3)
+#define UNIX_OF(mono)   (NOW_UNIX - 20000.0 + (mono))
+
+static void play_rhythm(policy_state_t *s, double gap)
+{
+    autoscaler_config_t cfg;
+    config_autoscaler_defaults(&cfg);
+    cfg.scaling_strategy = STRATEGY_PREDICTIVE;
+    policy_decision_t d;
+    for (int k = 0; k < RHYTHM_N; k++) {
+        double t = RHYTHM_T0 + k * gap;
+        policy_input_t busy = {.now = t + 1,
+                               .current_replicas = 1,
+                               .max_replicas = 5,
+                               .target_concurrency = 1,
+                               .concurrency_now = 1,
+                               .last_arrival = t,
+                               .last_busy = t + 1,
+                               .unix_now = UNIX_OF(t + 1),
+                               .arrivals_total = k + 1,
+                               .load_seconds = 30,
+                               .service_seconds = 3};
+        policy_decide(&busy, &cfg, s, &d);
+        policy_input_t idle = busy;
+        idle.now = t + 5;
+        idle.unix_now = UNIX_OF(t + 5);
+        idle.concurrency_now = 0;
+        idle.last_busy = t + 3;
+        policy_decide(&idle, &cfg, s, &d);
+    }
+}
+
+static void every_10_minutes(policy_state_t *s)
+{
+    play_rhythm(s, 600); /* idle gaps of 597 s: pre-warm at 486 s, keep-alive to 660 s */
+}
+
+static void every_20_minutes(policy_state_t *s)
+{
+    play_rhythm(s, 1200); /* gaps of 1197 s: pre-warm at 1026 s, keep-alive to 1320 s */
+}
+
+static void every_30_minutes(policy_state_t *s)
+{
+    play_rhythm(s, 1800); /* gaps of 1797 s: pre-warm at 1566 s, keep-alive to 1980 s */
+}
+
+static void preload_off(autoscaler_config_t *c)
+{
+    c->model_management.preload_popular_models = false;
+}
+
+typedef struct predictive_case {
+    const char *name;
+    scaling_strategy_t strategy;
+    void (*tweak)(autoscaler_config_t *cfg);
+    void (*history)(policy_state_t *state);
+    policy_input_t in;
+    policy_state_t before;
+    int desired;
+    const char *trigger;
+    const char *reason; /* NULL: not checked */
+} predictive_case_t;
+
+/* A model at `replicas` with a little load just answered, at NOW_UNIX. */
+#define LIGHT(replicas) LOADED(replicas, 0.1)
+#define LOADED(replicas, concurrency)                                                              \
+    .now = 5000, .current_replicas = (replicas), .concurrency_stable = (concurrency),              \
+    .concurrency_panic = (concurrency), .last_arrival = 4990, .last_busy = 4995,                   \
+    .unix_now = NOW_UNIX, .arrivals_total = 100, .service_seconds = 1
+
+/* A model at zero whose last work ended `idle` seconds ago, after a rhythm. */
+#define IDLE_AFTER(gap, idle, replicas)                                                            \
+    .now = RHYTHM_END(gap) + (idle), .current_replicas = (replicas),                               \
+    .last_arrival = RHYTHM_END(gap) - 3, .last_busy = RHYTHM_END(gap),                             \
+    .unix_now = UNIX_OF(RHYTHM_END(gap) + (idle)), .arrivals_total = RHYTHM_N, .load_seconds = 30, \
+    .service_seconds = 3
+
+static const predictive_case_t predictive_cases[] = {
+    /* growing ahead of a forecast rise */
+    {"predictive grows ahead of a rise the earlier days had in the next minute",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     rise_in_a_minute,
+     {LIGHT(1), .load_seconds = 30},
+     CALM,
+     2,
+     "predicted_load",
+     "forecast 120.0 requests/min"},
+    {"hybrid grows ahead of the same rise (the forecast is larger than reactive's 1)",
+     STRATEGY_HYBRID,
+     NULL,
+     rise_in_a_minute,
+     {LIGHT(1), .load_seconds = 30},
+     CALM,
+     2,
+     "predicted_load",
+     "seasonal"},
+    {"reactive unchanged by the same history: the stable window wants 1",
+     STRATEGY_REACTIVE,
+     NULL,
+     rise_in_a_minute,
+     {LIGHT(1), .load_seconds = 30},
+     CALM,
+     1,
+     "concurrency",
+     NULL},
+    {"a rise two minutes away is beyond the horizon of a 30 s load",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     rise_in_two_minutes,
+     {LIGHT(1), .load_seconds = 30},
+     CALM,
+     1,
+     "predicted_load",
+     "forecast 6.0 requests/min"},
+    {"the same rise is within the horizon of a 150 s load",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     rise_in_two_minutes,
+     {LIGHT(1), .load_seconds = 150},
+     CALM,
+     2,
+     "predicted_load",
+     "within 152 s"},
+    {"preloading: a model at zero is loaded ahead of its expected traffic",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     rise_in_a_minute,
+     {LIGHT(0), .load_seconds = 30},
+     CALM,
+     2,
+     "predicted_load",
+     NULL},
+    {"hybrid preloads too",
+     STRATEGY_HYBRID,
+     NULL,
+     rise_in_a_minute,
+     {LIGHT(0), .load_seconds = 30},
+     CALM,
+     2,
+     "predicted_load",
+     NULL},
+    {"without preload_popular_models a model at zero waits for its requests",
+     STRATEGY_PREDICTIVE,
+     preload_off,
+     rise_in_a_minute,
+     {LIGHT(0), .load_seconds = 30},
+     CALM,
+     0,
+     "none",
+     "preload_popular_models is off"},
+    {"hybrid without preload_popular_models neither",
+     STRATEGY_HYBRID,
+     preload_off,
+     rise_in_a_minute,
+     {LIGHT(0), .load_seconds = 30},
+     CALM,
+     0,
+     "none",
+     NULL},
+    {"no history: predictive sizes by the measured rate only (none yet) and holds",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     NULL,
+     {LIGHT(2), .load_seconds = 30},
+     CALM,
+     2,
+     "none",
+     NULL},
+
+    /* hybrid never below the forecast's need within one load time */
+    {"hybrid: reactive shrinks 3 -> 1, the forecast needs 3 within a load time: held at 3",
+     STRATEGY_HYBRID,
+     NULL,
+     steady_180_per_minute,
+     {LOADED(3, 0.5), .load_seconds = 30},
+     BELOW_SINCE(0),
+     3,
+     "predicted_load",
+     "within one load time"},
+    {"hybrid: the forecast needs 2 of 3: the shrink stops at 2",
+     STRATEGY_HYBRID,
+     NULL,
+     steady_120_per_minute,
+     {LOADED(3, 0.5), .load_seconds = 30},
+     BELOW_SINCE(0),
+     2,
+     "predicted_load",
+     "needs 2"},
+    {"hybrid: a rise due after one load time does not hold the pool",
+     STRATEGY_HYBRID,
+     NULL,
+     quiet_now_busy_in_five_minutes,
+     {LOADED(3, 0.5), .load_seconds = 30},
+     BELOW_SINCE(0),
+     1,
+     "low_utilization",
+     NULL},
+    {"reactive with the same history shrinks to 1",
+     STRATEGY_REACTIVE,
+     NULL,
+     steady_180_per_minute,
+     {LOADED(3, 0.5), .load_seconds = 30},
+     BELOW_SINCE(0),
+     1,
+     "low_utilization",
+     NULL},
+    {"predictive shrinks to the forecast's need after the idle window",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     steady_120_per_minute,
+     {LIGHT(4), .load_seconds = 30},
+     BELOW_SINCE(0),
+     2,
+     "low_utilization",
+     NULL},
+
+    /* pre-warm before an expected request after a regular idle gap */
+    {"a request every 10 min: at zero, 450 s into the gap, pre-warm one replica",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     every_10_minutes,
+     {IDLE_AFTER(600, 450, 0)},
+     CALM,
+     1,
+     "prewarm",
+     "idle-time histogram (14 gaps)"},
+    {"hybrid pre-warms too",
+     STRATEGY_HYBRID,
+     NULL,
+     every_10_minutes,
+     {IDLE_AFTER(600, 450, 0)},
+     CALM,
+     1,
+     "prewarm",
+     NULL},
+    {"200 s into the gap is too early to pre-warm",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     every_10_minutes,
+     {IDLE_AFTER(600, 200, 0)},
+     CALM,
+     0,
+     "none",
+     NULL},
+    {"past the keep-alive window nothing is expected: no pre-warm",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     every_10_minutes,
+     {IDLE_AFTER(600, 700, 0)},
+     CALM,
+     0,
+     "none",
+     NULL},
+    {"no pre-warm without preload_popular_models",
+     STRATEGY_PREDICTIVE,
+     preload_off,
+     every_10_minutes,
+     {IDLE_AFTER(600, 450, 0)},
+     CALM,
+     0,
+     "none",
+     NULL},
+    {"reactive does not pre-warm",
+     STRATEGY_REACTIVE,
+     NULL,
+     every_10_minutes,
+     {IDLE_AFTER(600, 450, 0)},
+     CALM,
+     0,
+     "none",
+     NULL},
+
+    /* keep-alive from the idle histogram */
+    {"a request every 20 min: at 1000 s idle reactive's zero gate has passed, but the next "
+     "request is due: kept",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     every_20_minutes,
+     {IDLE_AFTER(1200, 1000, 1)},
+     CALM,
+     1,
+     "keep_alive",
+     "between 1026 and 1320 s"},
+    {"hybrid keeps it too",
+     STRATEGY_HYBRID,
+     NULL,
+     every_20_minutes,
+     {IDLE_AFTER(1200, 1000, 1)},
+     CALM,
+     1,
+     "keep_alive",
+     "within one load time"},
+    {"reactive unloads it",
+     STRATEGY_REACTIVE,
+     NULL,
+     every_20_minutes,
+     {IDLE_AFTER(1200, 1000, 1)},
+     CALM,
+     0,
+     "idle_timeout",
+     NULL},
+    {"past the keep-alive window the model goes to zero",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     every_20_minutes,
+     {IDLE_AFTER(1200, 1400, 1)},
+     CALM,
+     0,
+     "idle_timeout",
+     NULL},
+    {"a request every 30 min: at 950 s idle the next is far off: zero now, pre-warm later",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     every_30_minutes,
+     {IDLE_AFTER(1800, 950, 1)},
+     CALM,
+     0,
+     "idle_timeout",
+     NULL},
+    {"... and pre-warmed at 1520 s",
+     STRATEGY_PREDICTIVE,
+     NULL,
+     every_30_minutes,
+     {IDLE_AFTER(1800, 1520, 0)},
+     CALM,
+     1,
+     "prewarm",
+     NULL},
+};
+
+Test(policy, predictive_and_hybrid)
+{
+    for (size_t r = 0; r < sizeof(predictive_cases) / sizeof(predictive_cases[0]); r++) {
+        const predictive_case_t *c = &predictive_cases[r];
+        autoscaler_config_t cfg;
+        config_autoscaler_defaults(&cfg);
+        if (c->tweak)
+            c->tweak(&cfg);
+        cfg.scaling_strategy = c->strategy;
+        policy_input_t in = c->in;
+        if (in.target_concurrency == 0)
+            in.target_concurrency = cfg.reactive.target_concurrency;
+        if (in.max_replicas == 0)
+            in.max_replicas = cfg.replicas.max_replicas;
+        in.replica_cpu_percent = in.memory_percent = in.model_memory_percent = in.gpu_percent =
+            in.p95_ms = NAN;
+        policy_state_t state = c->before;
+        state.predict = NULL;
+        if (c->history)
+            c->history(&state);
+        policy_decision_t out;
+        memset(&out, 0, sizeof(out));
+
+        policy_decide(&in, &cfg, &state, &out);
+
+        cr_expect_eq(out.desired, c->desired, "%s: desired %d, want %d (%s)", c->name, out.desired,
+                     c->desired, out.reason);
+        cr_expect(strcmp(out.trigger, c->trigger) == 0, "%s: trigger \"%s\", want \"%s\" (%s)",
+                  c->name, out.trigger, c->trigger, out.reason);
+        if (c->reason)
+            cr_expect(strstr(out.reason, c->reason) != NULL,
+                      "%s: reason \"%s\" does not contain \"%s\"", c->name, out.reason, c->reason);
+        policy_state_free(&state);
+    }
 }
