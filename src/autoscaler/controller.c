@@ -204,54 +204,39 @@ static int admit_by_memory(autoscaler_t *a, pool_t *pool, int current, int want,
     return fit;
 }
 
-/* The scale-up cooldown keeps the autoscaler from stacking decisions on
- * replicas it has not seen work yet. It does not hold back a panic (that is
- * what panic mode is for), nor the rest of a growth that was capped by
- * max_concurrent_model_loads or memory, which is one decision carried out
- * in steps. */
-static bool growth_on_cooldown(autoscaler_t *a, const model_state_t *ms, int current, int desired,
-                               double now)
+/* The decision as the resize rules (gates.h) see it. */
+static resize_request_t resize_request_of(autoscaler_t *a, const model_state_t *ms,
+                                          const pool_counts_t *c, int decided, double now)
 {
-    if (ms->last.panicking || ms->capped_growth_target >= desired)
-        return false;
-    cooldown_check_t check;
-    gate_cooldown(&a->cfg, &ms->times, current, desired, now, &check);
-    return check.seconds_left > 0;
+    return (resize_request_t){
+        .current = c->starting + c->ready,
+        .heading_for = c->desired,
+        .queued = c->queued,
+        .decided = decided,
+        .panicking = ms->last.panicking,
+        .load_room = a->cfg.model_management.max_concurrent_model_loads - loads_in_progress(a),
+        .on_hold = now < ms->manual_hold_until,
+    };
 }
 
-static void apply_growth(autoscaler_t *a, model_state_t *ms, int current, int desired, double now)
+/* Carries out a resize the rules allowed: growth through memory admission,
+ * each recorded as an operation. goal is the count the growth heads for. */
+static void apply_resize(autoscaler_t *a, model_state_t *ms, int current, int target, int goal,
+                         double now)
 {
-    if (growth_on_cooldown(a, ms, current, desired, now))
-        return;
-    int room = a->cfg.model_management.max_concurrent_model_loads - loads_in_progress(a);
-    int add = desired - current;
-    if (add > room)
-        add = room;
-    if (add <= 0)
-        return;
-    add = admit_by_memory(a, ms->pool, current, add, ms->last.trigger);
-    if (add <= 0)
-        return;
-    ms->capped_growth_target = current + add < desired ? desired : 0;
-    operation_t *op = op_begin(a, "scale_up", ms->last.trigger, ms->last.reason, false);
-    op_add_entry(a, op, ms->pool, "scale_up", current, current + add,
-                 pool_replica_memory_mb(ms->pool) * add);
-    pool_resize(ms->pool, current + add);
-    ms->times.last_scale_up = ms->times.last_change = now;
-}
-
-static void apply_shrink(autoscaler_t *a, model_state_t *ms, int current, int desired, double now)
-{
-    cooldown_check_t check;
-    gate_cooldown(&a->cfg, &ms->times, current, desired, now, &check);
-    if (check.seconds_left > 0)
-        return;
-    const char *type = desired == 0 ? "zero_scale" : "scale_down";
+    const char *type = target > current ? "scale_up" : target == 0 ? "zero_scale" : "scale_down";
+    double added_mb = 0;
+    if (target > current) {
+        int add = admit_by_memory(a, ms->pool, current, target - current, ms->last.trigger);
+        if (add <= 0)
+            return;
+        target = current + add;
+        added_mb = pool_replica_memory_mb(ms->pool) * add;
+    }
     operation_t *op = op_begin(a, type, ms->last.trigger, ms->last.reason, false);
-    op_add_entry(a, op, ms->pool, type, current, desired, 0);
-    pool_resize(ms->pool, desired);
-    ms->times.last_change = now;
-    ms->capped_growth_target = 0;
+    op_add_entry(a, op, ms->pool, type, current, target, added_mb);
+    pool_resize(ms->pool, target);
+    gate_note_resize(&ms->times, &ms->capped_growth_target, current, target, goal, now);
 }
 
 /* Mean time a request held a replica slot over the last ten minutes: its
@@ -310,24 +295,11 @@ static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
     custom_metric_fill_input(a, ms, now, &in);
     policy_decide(&in, &a->cfg, &ms->policy, &ms->last);
     ms->decided = true;
-    if (ms->last.desired < ms->capped_growth_target)
-        ms->capped_growth_target = 0; /* the load that wanted it is gone */
     ring_push(a->decisions, &a->n_decisions, DECISION_RING, now);
-    /* A pool that is still on its way to an earlier count is left alone:
-     * deciding again before it gets there would count the same load twice. */
-    /* Unsettled: the pool is still on its way to an earlier count (in
-     * restart backoff, say); deciding again would count the same load
-     * twice. A pool resized to zero that keeps one replica for the requests
-     * waiting on it is settled at that replica. Draining replicas are out
-     * of the count and do not matter. A manual operation holds the
-     * autoscaler off for its cooldown. */
-    bool kept_for_queue = c.desired == 0 && c.queued > 0 && c.starting + c.ready == 1;
-    if ((c.desired != c.starting + c.ready && !kept_for_queue) || now < ms->manual_hold_until)
-        return;
-    if (ms->last.desired > in.current_replicas)
-        apply_growth(a, ms, in.current_replicas, ms->last.desired, now);
-    else if (ms->last.desired < in.current_replicas)
-        apply_shrink(a, ms, in.current_replicas, ms->last.desired, now);
+    resize_request_t r = resize_request_of(a, ms, &c, ms->last.desired, now);
+    int target = gate_resize_target(&a->cfg, &ms->times, &ms->capped_growth_target, &r, now);
+    if (target >= 0)
+        apply_resize(a, ms, r.current, target, ms->last.desired, now);
 }
 
 static void on_decide_tick(uv_timer_t *timer)
@@ -389,10 +361,11 @@ static void resume_capped_growth(autoscaler_t *a)
         model_state_t *ms = &a->models[i];
         pool_counts_t c;
         pool_get_counts(ms->pool, &c);
-        int current = c.starting + c.ready;
-        if (ms->capped_growth_target > current && c.desired == current &&
-            now >= ms->manual_hold_until)
-            apply_growth(a, ms, current, ms->capped_growth_target, now);
+        resize_request_t r = resize_request_of(a, ms, &c, ms->last.desired, now);
+        int goal = ms->capped_growth_target;
+        int target = gate_resume_target(&a->cfg, &ms->times, goal, &r, now);
+        if (target >= 0)
+            apply_resize(a, ms, r.current, target, goal, now);
     }
 }
 

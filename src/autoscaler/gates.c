@@ -38,3 +38,52 @@ int gate_memory_fit(double available_mb, double per_replica_mb, int want)
         return 0;
     return fit < want ? (int)fit : want;
 }
+
+int gate_resize_target(const autoscaler_config_t *cfg, const scale_times_t *t,
+                       int *capped_growth_target, const resize_request_t *r, double now)
+{
+    if (r->decided < *capped_growth_target)
+        *capped_growth_target = 0;
+    bool kept_for_queue = r->heading_for == 0 && r->queued > 0 && r->current == 1;
+    if ((r->heading_for != r->current && !kept_for_queue) || r->on_hold)
+        return -1;
+    cooldown_check_t check;
+    if (r->decided > r->current) {
+        if (!r->panicking && *capped_growth_target < r->decided) {
+            gate_cooldown(cfg, t, r->current, r->decided, now, &check);
+            if (check.seconds_left > 0)
+                return -1;
+        }
+        int add = r->decided - r->current;
+        if (add > r->load_room)
+            add = r->load_room;
+        return add > 0 ? r->current + add : -1;
+    }
+    if (r->decided < r->current) {
+        gate_cooldown(cfg, t, r->current, r->decided, now, &check);
+        return check.seconds_left > 0 ? -1 : r->decided;
+    }
+    return -1;
+}
+
+int gate_resume_target(const autoscaler_config_t *cfg, const scale_times_t *t,
+                       int capped_growth_target, const resize_request_t *r, double now)
+{
+    if (capped_growth_target <= r->current)
+        return -1;
+    resize_request_t resume = *r;
+    resume.decided = capped_growth_target;
+    return gate_resize_target(cfg, t, &capped_growth_target, &resume, now);
+}
+
+void gate_note_resize(scale_times_t *t, int *capped_growth_target, int current, int target,
+                      int goal, double now)
+{
+    t->last_change = now;
+    if (target > current) {
+        t->last_scale_up = now;
+        *capped_growth_target = target < goal ? goal : 0;
+    } else {
+        *capped_growth_target = 0;
+    }
+}

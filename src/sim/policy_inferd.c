@@ -7,17 +7,12 @@
  * way decide_model() in autoscaler/controller.c builds it from the metrics
  * window, calls policy_decide() with the built-in autoscaler defaults
  * (config_autoscaler_defaults) and the strategy set, then applies the
- * controller's rules:
- * - a pool still on its way to an earlier count is not resized again
- *   ("settled"), except the one replica kept for requests waiting after a
- *   resize to zero;
- * - growth obeys the scale-up cooldown (gate_cooldown) unless the policy is
- *   panicking or is finishing a growth capped by
- *   max_concurrent_model_loads, and adds at most as many replicas as that
- *   cap leaves room for; a capped growth goes on at the next arrival or
- *   decision after a replica is no longer starting (the server resumes it
- *   at the READY event itself);
- * - a shrink obeys the scale-down and zero-scale cooldowns (gate_cooldown);
+ * controller's rules through the same functions the controller calls
+ * (gate_resize_target, gate_resume_target, gate_note_resize in
+ * autoscaler/gates.h): settled pools only, cooldowns, the load cap, capped
+ * growth carried on. A capped growth goes on at the next arrival or
+ * decision after a replica is no longer starting (the server resumes it at
+ * the READY event itself);
  * - a request that finds no replica is a cold start: it is the pool's
  *   business (the simulator's pool starts the replica), and like the
  *   controller's pool observer it stamps last_cold_start and last_change.
@@ -143,58 +138,43 @@ static void inferd_destroy(void *state)
     inferd_policy_t *p = state;
     if (!p)
         return;
+    policy_state_free(&p->state);
     free(p->samples);
     free(p);
 }
 
-/* The controller's "settled" rule (decide_model). */
-static bool settled(const sim_observation_t *obs)
+/* The decision as the controller's resize rules (gates.h) see it. One
+ * model: the loads in progress are its starting replicas. */
+static resize_request_t resize_request_of(const inferd_policy_t *p, const sim_observation_t *obs)
 {
-    int active = obs->ready + obs->starting;
-    bool kept_for_queue = obs->desired == 0 && obs->queued > 0 && active == 1;
-    return obs->desired == active || kept_for_queue;
+    return (resize_request_t){
+        .current = obs->ready + obs->starting,
+        .heading_for = obs->desired,
+        .queued = obs->queued,
+        .decided = p->last.desired,
+        .panicking = p->last.panicking,
+        .load_room = p->cfg.model_management.max_concurrent_model_loads - obs->starting,
+        .on_hold = false,
+    };
 }
 
-/* apply_growth and growth_on_cooldown; the new count, or -1 for none. */
-static int apply_growth(inferd_policy_t *p, const sim_observation_t *obs, int current, int desired)
+/* What the controller's apply_resize does, less memory admission (not
+ * modelled: it admits all) and the event record. */
+static int apply_resize(inferd_policy_t *p, int current, int target, int goal, double now)
 {
-    if (!p->last.panicking && p->capped_growth_target < desired) {
-        cooldown_check_t check;
-        gate_cooldown(&p->cfg, &p->times, current, desired, obs->now, &check);
-        if (check.seconds_left > 0)
-            return -1;
-    }
-    /* One model: the loads in progress are its starting replicas. */
-    int room = p->cfg.model_management.max_concurrent_model_loads - obs->starting;
-    int add = desired - current;
-    if (add > room)
-        add = room;
-    if (add <= 0)
+    if (target < 0)
         return -1;
-    /* Memory admission (gate_memory_fit) is not modelled: it admits all. */
-    p->capped_growth_target = current + add < desired ? desired : 0;
-    p->times.last_scale_up = p->times.last_change = obs->now;
-    return current + add;
-}
-
-static int apply_shrink(inferd_policy_t *p, const sim_observation_t *obs, int current, int desired)
-{
-    cooldown_check_t check;
-    gate_cooldown(&p->cfg, &p->times, current, desired, obs->now, &check);
-    if (check.seconds_left > 0)
-        return -1;
-    p->times.last_change = obs->now;
-    p->capped_growth_target = 0;
-    return desired;
+    gate_note_resize(&p->times, &p->capped_growth_target, current, target, goal, now);
+    return target;
 }
 
 /* resume_capped_growth, run when the simulator next looks. */
 static int resume_capped_growth(inferd_policy_t *p, const sim_observation_t *obs)
 {
-    int current = obs->ready + obs->starting;
-    if (p->capped_growth_target > current && obs->desired == current)
-        return apply_growth(p, obs, current, p->capped_growth_target);
-    return -1;
+    resize_request_t r = resize_request_of(p, obs);
+    int goal = p->capped_growth_target;
+    int target = gate_resume_target(&p->cfg, &p->times, goal, &r, obs->now);
+    return apply_resize(p, r.current, target, goal, obs->now);
 }
 
 static int inferd_on_arrival(void *state, const sim_observation_t *obs)
@@ -244,15 +224,9 @@ static int inferd_on_tick(void *state, const sim_observation_t *obs)
     };
     push_sample(p, obs->now, obs->concurrency_integral);
     policy_decide(&in, cfg, &p->state, &p->last);
-    if (p->last.desired < p->capped_growth_target)
-        p->capped_growth_target = 0; /* the load that wanted it is gone */
-    if (!settled(obs))
-        return -1;
-    if (p->last.desired > current)
-        return apply_growth(p, obs, current, p->last.desired);
-    if (p->last.desired < current)
-        return apply_shrink(p, obs, current, p->last.desired);
-    return -1;
+    resize_request_t r = resize_request_of(p, obs);
+    int target = gate_resize_target(cfg, &p->times, &p->capped_growth_target, &r, obs->now);
+    return apply_resize(p, current, target, p->last.desired, obs->now);
 }
 
 int sim_policy_inferd_ops(const char *strategy, sim_policy_ops_t *out)
