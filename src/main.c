@@ -2,6 +2,7 @@
  *
  *   inferd serve [--host H] [--port P] [--config FILE] [--data-dir DIR] [--log-level L]
  *   inferd worker ...   (started by the gateway, one process per replica)
+ *   inferd loadtest ... (an open-loop load generator; see loadtest/loadtest.h)
  *   inferd version
  *
  * `serve` wires the modules together on one libuv loop and runs the
@@ -16,6 +17,7 @@
 #include "history/recorder.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "loadtest/loadtest.h"
 #include "notify/webhook.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -63,6 +65,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: inferd serve [--host HOST] [--port PORT] [--config FILE]\n"
                  "                    [--data-dir DIR] [--log-level debug|info|warn|error]\n"
                  "                    [--reset-config]\n"
+                 "       inferd loadtest ...   (inferd loadtest --help)\n"
                  "       inferd version\n");
 }
 
@@ -354,6 +357,8 @@ int main(int argc, char **argv)
         return serve_main(argc - 1, argv + 1);
     if (strcmp(command, "worker") == 0)
         return worker_main(argc - 2, argv + 2);
+    if (strcmp(command, "loadtest") == 0)
+        return loadtest_main(argc - 1, argv + 1);
     if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
         printf("inferd %s\n", INFERD_VERSION);
         return 0;
