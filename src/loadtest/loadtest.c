@@ -483,6 +483,9 @@ static void on_load_done(void *arg, const client_result_t *r)
     pending_t *p = arg;
     run_t *run = p->run;
     results_row_t *row = &run->rows[p->index];
+    /* Both ends from the client's stamps, so finished - sent is the
+     * latency to the microsecond. */
+    row->sent_at = elapsed_s(run, r->sent_ns);
     row->finished_at = elapsed_s(run, r->finished_ns);
     row->latency_ms = r->status > 0 ? (double)(r->finished_ns - r->sent_ns) / 1e6 : NAN;
     row->status = r->status;

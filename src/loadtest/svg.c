@@ -63,15 +63,19 @@ double svg_nice_step(double max, int ticks)
     double raw = max / ticks;
     double mag = pow(10.0, floor(log10(raw)));
     double f = raw / mag;
-    double nice = f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 5.0 ? 5.0 : 10.0;
+    double nice = f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 2.5 ? 2.5 : f <= 5.0 ? 5.0 : 10.0;
     return nice * mag;
 }
 
-/* Decimals that show a multiple of step exactly (0 for steps >= 1). */
+/* The fewest decimals (at most 6) that write every multiple of step
+ * exactly: 0 for 5, 1 for 2.5 or 0.5, 2 for 0.25. */
 static int step_decimals(double step)
 {
-    int d = (int)ceil(-log10(step) - 1e-9);
-    return d < 0 ? 0 : d > 6 ? 6 : d;
+    double scaled = step;
+    for (int d = 0; d < 6; d++, scaled *= 10)
+        if (fabs(scaled - round(scaled)) < 1e-6 * scaled)
+            return d;
+    return 6;
 }
 
 typedef struct frame {

@@ -3,7 +3,7 @@
  * inferd draws its own load-test figure rather than depend on a plotting
  * stack: the picture is a handful of polylines, axes and labels, and SVG is
  * text. Each panel gets a frame, y grid lines with tick labels at "nice"
- * steps (1, 2 or 5 times a power of ten), x tick labels on the shared time
+ * steps (1, 2, 2.5 or 5 times a power of ten), x tick labels on the shared time
  * axis, a title and a legend entry per series. NaN values are gaps: a line
  * breaks there, and a value with no finite neighbour is drawn as a dot.
  * All text is XML-escaped, so any model name gives well-formed output.
@@ -44,8 +44,9 @@ void svg_write_figure(buf_t *out, const char *title, const char *x_label, const 
  * than tab and newline (not allowed in XML 1.0) replaced by '?'. */
 void svg_append_escaped(buf_t *out, const char *text);
 
-/* The tick step for an axis from 0 to max with about `ticks` intervals:
- * 1, 2 or 5 times a power of ten. max <= 0 or not finite gives 1. */
+/* The tick step for an axis from 0 to max with at most `ticks` intervals:
+ * the smallest of 1, 2, 2.5 or 5 times a power of ten that is at least
+ * max / ticks. max <= 0 or not finite gives 1. */
 double svg_nice_step(double max, int ticks);
 
 #endif
