@@ -720,7 +720,7 @@ static void print_summary(const run_t *run, const char *out_dir)
            "%.1f requests/s\n",
            run->n, run->ended_at, ok, errors, run->n ? 100.0 * errors / run->n : 0.0,
            (double)run->n / secs);
-    printf("latency ms: p50 %.2f  p95 %.2f  p99 %.2f\n", p50, p95, p99);
+    printf("latency ms of 2xx answers: p50 %.2f  p95 %.2f  p99 %.2f\n", p50, p95, p99);
     if (errors) {
         /* A few kinds at most: a status or a client error name. */
         printf("errors:");

@@ -52,9 +52,12 @@ static size_t second_of(double t, size_t n)
     return s < (double)n ? (size_t)s : SIZE_MAX;
 }
 
+/* Percentiles are over served requests: a 503 from a full queue answers
+ * in a millisecond, and counting it would make an overloaded server look
+ * fast. The error rate shows those answers. */
 static bool has_latency(const results_row_t *r)
 {
-    return r->status > 0 && isfinite(r->latency_ms) && isfinite(r->finished_at);
+    return !results_row_is_error(r) && isfinite(r->latency_ms) && isfinite(r->finished_at);
 }
 
 void results_per_second(const results_row_t *rows, size_t n, results_second_t *out,
@@ -260,7 +263,7 @@ void results_write_svg(buf_t *out, const char *title, const results_second_t *se
     const svg_series_t err_series[] = {{"errors", err, false, 1}};
     const svg_series_t res_series[] = {{"CPU", res, false, 0}, {"memory", res + n, false, 2}};
     const svg_panel_t panels[] = {
-        {"Latency per second (requests finished in that second)", "ms", lat_series, 3, NAN},
+        {"Latency per second (2xx answers finished in that second)", "ms", lat_series, 3, NAN},
         {"Error rate per second", "% of finished", err_series, 1, NAN},
         {"Replicas per model (dashed: starting)", "replicas", rep_series, 2 * n_replica_models,
          NAN},

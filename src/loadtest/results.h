@@ -10,8 +10,9 @@
  * and in the second it finished (`completed`, `errors`, latencies).
  * An error is any answer outside 200-299 and any request without an
  * answer (connection error, timeout, client-side overflow). Latency
- * percentiles are over requests that got an HTTP answer, exact (nearest
- * rank over the sorted values), NaN for a second without any.
+ * percentiles are over requests answered 2xx (an error's latency is in
+ * requests.csv, not in the percentiles), exact (nearest rank over the
+ * sorted values), NaN for a second without any.
  */
 #ifndef INFERD_LOADTEST_RESULTS_H
 #define INFERD_LOADTEST_RESULTS_H
@@ -61,7 +62,7 @@ double results_percentile(double *values, size_t n, double q);
 void results_per_second(const results_row_t *rows, size_t n, results_second_t *out,
                         size_t n_seconds);
 
-/* Latency percentiles over the whole run (NaN without any answer). */
+/* Latency percentiles of the run's 2xx answers (NaN without any). */
 void results_overall(const results_row_t *rows, size_t n, double *p50, double *p95, double *p99);
 
 /* requests.csv: a header, then one line per row. `models` names the
