@@ -49,7 +49,7 @@
 #define DEADLINE_GRACE_S        5.0 /* past the last arrival's timeout */
 #define CONNECT_FAILURES_FATAL  2   /* with no connection ever made */
 
-const char loadtest_usage[] =
+static const char loadtest_usage[] =
     "usage: inferd loadtest (--trace FILE [--time-scale X] [--rate-scale Y]\n"
     "                                    [--model-column NAME]\n"
     "                        | --ramp START:END:SECONDS | --rate R)\n"

@@ -21,10 +21,7 @@
 #ifndef INFERD_LOADTEST_H
 #define INFERD_LOADTEST_H
 
-/* argv[0] is "loadtest". */
+/* argv[0] is "loadtest". Returns the exit status. */
 int loadtest_main(int argc, char **argv);
-
-/* The usage text, for `inferd help`. */
-extern const char loadtest_usage[];
 
 #endif
