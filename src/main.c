@@ -3,6 +3,7 @@
  *   inferd serve [--host H] [--port P] [--config FILE] [--data-dir DIR] [--log-level L]
  *   inferd worker ...   (started by the gateway, one process per replica)
  *   inferd simulate ... (replays a trace through the scaling policies; see sim/cli.c)
+ *   inferd loadtest ... (an open-loop load generator; see loadtest/loadtest.h)
  *   inferd version
  *
  * `serve` wires the modules together on one libuv loop and runs the
@@ -17,6 +18,7 @@
 #include "history/recorder.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "loadtest/loadtest.h"
 #include "notify/webhook.h"
 #include "sim/cli.h"
 #include "store/store.h"
@@ -67,6 +69,7 @@ static void usage(FILE *out)
                  "                    [--reset-config]\n"
                  "       inferd simulate (TRACE.csv | --generate SHAPE) [--policy NAME|all]\n"
                  "                    [--format table|json] ...   (inferd simulate --help)\n"
+                 "       inferd loadtest ...   (inferd loadtest --help)\n"
                  "       inferd version\n");
 }
 
@@ -360,6 +363,8 @@ int main(int argc, char **argv)
         return worker_main(argc - 2, argv + 2);
     if (strcmp(command, "simulate") == 0)
         return sim_main(argc - 1, argv + 1);
+    if (strcmp(command, "loadtest") == 0)
+        return loadtest_main(argc - 1, argv + 1);
     if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
         printf("inferd %s\n", INFERD_VERSION);
         return 0;

@@ -1,0 +1,98 @@
+/* schedule.h - when each request of a load test is sent.
+ *
+ * A schedule is a list of arrivals sorted by time, in seconds from the
+ * start of the run, each optionally naming the model it is for. It is
+ * built once, before the run, from one of three sources:
+ *
+ *   ramp      requests per second rising linearly from START to END over
+ *             SECONDS, then holding at END (the spec's load-test example);
+ *             arrivals are evenly spread at the instantaneous rate, so two
+ *             runs send exactly the same requests at the same offsets.
+ *   poisson   a constant rate with exponential gaps from a seeded generator.
+ *   trace     one request per row of a CSV file whose first column is a
+ *             timestamp ("YYYY-MM-DD HH:MM:SS[.fraction]") or seconds;
+ *             time divided by time_scale, rows thinned or duplicated by
+ *             rate_scale with the seeded generator.
+ *
+ * Every builder stops at max_count arrivals and at `duration` seconds, so a
+ * schedule is bounded in memory and in time whatever its input. Pure: no
+ * clock, no I/O except schedule_load_trace, which reads the file and hands
+ * its text to schedule_parse_trace.
+ *
+ * Ownership: the caller frees a schedule with schedule_free(); model names
+ * returned by schedule_model_name belong to the schedule.
+ */
+#ifndef INFERD_LOADTEST_SCHEDULE_H
+#define INFERD_LOADTEST_SCHEDULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCHEDULE_ANY_MODEL (-1) /* the caller picks the model (round robin) */
+
+typedef struct schedule schedule_t;
+
+typedef struct arrival {
+    double at; /* seconds from the start of the run, >= 0 */
+    int model; /* index for schedule_model_name, or SCHEDULE_ANY_MODEL */
+} arrival_t;
+
+/* Bounds every builder honours: nothing at or after `duration` seconds
+ * (<= 0: no bound from time), at most max_count arrivals. */
+typedef struct schedule_limits {
+    double duration;
+    size_t max_count;
+} schedule_limits_t;
+
+typedef struct trace_options {
+    double time_scale;        /* > 0; 60 plays an hour in a minute */
+    double rate_scale;        /* > 0; 0.5 keeps about half the rows, 2 sends each twice */
+    uint64_t seed;            /* for rate_scale's choices */
+    const char *model_column; /* header name of a column naming the model, or NULL */
+} trace_options_t;
+
+/* Rate rising linearly from start_rps to end_rps over ramp_seconds, then
+ * end_rps until limits->duration. The k-th arrival (from 0) is where the
+ * integral of the rate reaches k: a ramp 0:10:10 sends 50 requests in its
+ * ten seconds. Returns NULL (err filled) when a rate is negative or not
+ * finite, ramp_seconds is not positive, or nothing would ever be sent. */
+schedule_t *schedule_ramp(double start_rps, double end_rps, double ramp_seconds,
+                          const schedule_limits_t *limits, char *err, size_t errlen);
+
+/* Poisson arrivals at rate_rps until limits->duration (which must be > 0). */
+schedule_t *schedule_poisson(double rate_rps, uint64_t seed, const schedule_limits_t *limits,
+                             char *err, size_t errlen);
+
+/* Parses a trace from text (len bytes; need not be NUL-terminated). `name`
+ * is used in messages ("trace.csv line 7: ..."). The first line is a
+ * header; every other non-blank line is one request. Times must not go
+ * backwards. Errors name the line: an empty file, a header and no rows, a
+ * row whose first column is not a timestamp or number, a row earlier than
+ * the one before it, a model column missing from the header or empty in a
+ * row. The first row is time 0. */
+schedule_t *schedule_parse_trace(const char *name, const char *text, size_t len,
+                                 const trace_options_t *opts, const schedule_limits_t *limits,
+                                 char *err, size_t errlen);
+
+/* Reads the file at path and parses it as above (err names the file). */
+schedule_t *schedule_load_trace(const char *path, const trace_options_t *opts,
+                                const schedule_limits_t *limits, char *err, size_t errlen);
+
+void schedule_free(schedule_t *s);
+
+size_t schedule_count(const schedule_t *s);
+arrival_t schedule_arrival(const schedule_t *s, size_t i);
+/* Time of the last arrival (0 when empty). */
+double schedule_span(const schedule_t *s);
+
+/* Model names the trace named, indexed by arrival_t.model. */
+size_t schedule_model_count(const schedule_t *s);
+const char *schedule_model_name(const schedule_t *s, size_t i);
+
+/* Seconds since 1970-01-01 00:00:00 of "YYYY-MM-DD HH:MM:SS[.fraction]"
+ * (also with 'T' between date and time), read as UTC; or a plain
+ * non-negative number of seconds. The whole of text[0..len) must be the
+ * time. Returns 0, or -1 when it is neither. */
+int schedule_parse_time(const char *text, size_t len, double *out);
+
+#endif
