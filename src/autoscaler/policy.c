@@ -39,7 +39,10 @@ static int replicas_for(double concurrency, double target)
     if (!(concurrency > 0) || !(target > 0))
         return 0;
     /* A hair below the integer counts as that integer: 2.0000000001 is 2. */
-    return (int)ceil(concurrency / target - 1e-9);
+    double n = ceil(concurrency / target - 1e-9);
+    /* No model may have more (config.h), and a huge figure (a custom
+     * gauge of 1e12, say) must not overflow the int: it wants the most. */
+    return n > CONFIG_REPLICAS_LIMIT ? CONFIG_REPLICAS_LIMIT : (int)n;
 }
 
 static bool has_work(const policy_input_t *in)
