@@ -7,6 +7,7 @@
  * before anything runs.
  */
 #include "sim/cli.h"
+#include "config/config.h"
 
 #include "sim/report.h"
 #include "sim/sim.h"
@@ -54,6 +55,8 @@ typedef struct sim_cli {
     double load_ms;
     int concurrency, min_replicas, max_replicas;
     double slo_ms, time_scale, rate_scale, tail_seconds;
+    const char *autoscaler_doc; /* --autoscaler-config: JSON text or a file name */
+    autoscaler_config_t autoscaler;
 } sim_cli_t;
 
 void sim_usage(FILE *out)
@@ -106,7 +109,13 @@ void sim_usage(FILE *out)
             "  --tail-seconds S        run on this long after the trace (default %g), and until\n"
             "                          every request is answered; replicas count until the end\n"
             "  --format table|json     (default table)\n"
-            "  --timing                print each policy's wall-clock run time on stderr\n",
+            "  --timing                print each policy's wall-clock run time on stderr\n"
+            "\n"
+            "inferd's strategies:\n"
+            "  --autoscaler-config JSON|FILE  a partial autoscaler configuration, as for\n"
+            "                          POST /autoscaler/config (JSON text, or a file holding\n"
+            "                          it), merged onto the built-in defaults and validated\n"
+            "                          the same way; scaling_strategy is set per policy\n",
             names, DEFAULT_SLO_MS, DEFAULT_TAIL_SECONDS);
 }
 
@@ -185,6 +194,7 @@ enum {
     OPT_RATE_SCALE,
     OPT_TAIL,
     OPT_TIMING,
+    OPT_AUTOSCALER,
     OPT_HELP,
 };
 
@@ -212,6 +222,7 @@ static const struct option longopts[] = {
     {"rate-scale", required_argument, NULL, OPT_RATE_SCALE},
     {"tail-seconds", required_argument, NULL, OPT_TAIL},
     {"timing", no_argument, NULL, OPT_TIMING},
+    {"autoscaler-config", required_argument, NULL, OPT_AUTOSCALER},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -314,6 +325,9 @@ static int parse_args(int argc, char **argv, sim_cli_t *c)
         case OPT_TIMING:
             c->timing = true;
             break;
+        case OPT_AUTOSCALER:
+            c->autoscaler_doc = optarg;
+            break;
         case OPT_HELP:
             sim_usage(stdout);
             return 1;
@@ -415,6 +429,36 @@ static double seconds_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The autoscaler configuration inferd's strategies decide with: the
+ * built-in defaults, with --autoscaler-config merged on through the same
+ * validator as POST /autoscaler/config. Every problem is reported. */
+static int load_autoscaler(sim_cli_t *c)
+{
+    config_autoscaler_defaults(&c->autoscaler);
+    if (!c->autoscaler_doc)
+        return 0;
+    json_error_t jerr;
+    const char *doc = c->autoscaler_doc;
+    bool inline_json = doc[strspn(doc, " \t\n")] == '{';
+    json_t *j = inline_json ? json_loads(doc, JSON_REJECT_DUPLICATES, &jerr)
+                            : json_load_file(doc, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        fprintf(stderr, "inferd simulate: --autoscaler-config: %s%s%s (line %d, column %d)\n",
+                inline_json ? "" : doc, inline_json ? "" : ": ", jerr.text, jerr.line, jerr.column);
+        return -1;
+    }
+    config_problems_t problems;
+    int rc = config_autoscaler_merge(&c->autoscaler, j, &c->autoscaler, &problems);
+    json_decref(j);
+    if (rc == 0)
+        return 0;
+    for (size_t i = 0; i < problems.count; i++)
+        fprintf(stderr, "inferd simulate: --autoscaler-config: %s: %s\n", problems.items[i].field,
+                problems.items[i].message);
+    config_problems_clear(&problems);
+    return -1;
+}
+
 static int load_trace(const sim_cli_t *c, sim_trace_t *t)
 {
     char err[512];
@@ -465,7 +509,8 @@ int sim_main(int argc, char **argv)
     int parsed = parse_args(argc, argv, &c);
     if (parsed != 0)
         return parsed > 0 ? 0 : EXIT_BAD_INPUT;
-    if ((n_ops = choose_policies(c.policies, ops)) < 0 || load_trace(&c, &trace) < 0)
+    if ((n_ops = choose_policies(c.policies, ops)) < 0 || load_autoscaler(&c) < 0 ||
+        load_trace(&c, &trace) < 0)
         goto done;
     service = malloc(trace.n * sizeof(*service));
     results = calloc(n_ops > 0 ? (size_t)n_ops : 1, sizeof(*results));
@@ -484,6 +529,7 @@ int sim_main(int argc, char **argv)
         .replica_concurrency = (unsigned)c.concurrency,
         .min_replicas = c.min_replicas,
         .max_replicas = c.max_replicas,
+        .autoscaler = &c.autoscaler,
     };
     sim_workload_t work = {
         .n = trace.n,

@@ -98,7 +98,10 @@ static void *inferd_create(const sim_model_t *model, scaling_strategy_t strategy
     inferd_policy_t *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
-    config_autoscaler_defaults(&p->cfg);
+    if (model->autoscaler)
+        p->cfg = *model->autoscaler;
+    else
+        config_autoscaler_defaults(&p->cfg);
     p->cfg.scaling_strategy = strategy;
     p->cfg.advanced.predictive_scaling = strategy != STRATEGY_REACTIVE;
     p->model = *model;

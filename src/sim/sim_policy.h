@@ -23,6 +23,10 @@ typedef struct sim_model {
     unsigned replica_concurrency; /* requests one replica serves at once */
     int min_replicas;             /* bounds every policy respects (the simulator clamps) */
     int max_replicas;
+    /* inferd's own strategies: the autoscaler configuration they decide
+     * with (its scaling_strategy is overridden by the policy's name);
+     * NULL for the built-in defaults. Baselines ignore it. */
+    const struct autoscaler_config *autoscaler;
 } sim_model_t;
 
 /* What a policy may observe, at an arrival or a tick. Cumulative figures

@@ -123,8 +123,8 @@ static void run_prepare(run_t *r, const scenario_t *s, uint64_t seed)
         mean += r->service[i] / (double)r->trace.n;
     r->work = (sim_workload_t){r->trace.n, r->trace.arrival, r->service, r->trace.unix_start,
                                r->trace.span};
-    r->model =
-        (sim_model_t){s->load_seconds, mean, s->concurrency, s->min_replicas, s->max_replicas};
+    r->model = (sim_model_t){s->load_seconds, mean, s->concurrency, s->min_replicas,
+                             s->max_replicas, NULL};
     r->opts = (sim_options_t){.tail_seconds = 900, .slo_seconds = 0.5};
 }
 
@@ -295,7 +295,7 @@ Test(sim, queue_computed_by_hand)
     const double expected[] = {1.5, 2.5, 3.5, 1.0};
     const unsigned char cold[] = {1, 1, 1, 0};
     sim_workload_t work = {4, arrival, service, SIM_TRACE_EPOCH, 10};
-    sim_model_t model = {0.5, 1, 1, 1, 1};
+    sim_model_t model = {0.5, 1, 1, 1, 1, NULL};
     record_t rec;
     record_init(&rec, 4);
     sim_options_t opts = {.tail_seconds = 5,
