@@ -162,13 +162,19 @@ static bool below_scale_down(const policy_input_t *in, const autoscaler_config_t
     return want < in->current_replicas && cpu_low && memory_low;
 }
 
-static bool idle_enough_for_zero(const policy_input_t *in, const autoscaler_config_t *cfg)
+/* Whether the model may go to zero at all now, whatever its idle time. */
+static bool may_go_to_zero(const policy_input_t *in, const autoscaler_config_t *cfg)
 {
     if (!cfg->zero_scaling_enabled || !cfg->model_management.auto_unload_unused_models ||
         in->floor_replicas > 0 || in->queue_length > 0 || in->concurrency_now > 0)
         return false;
     /* Load reported from outside is load, even with no request here. */
-    if (custom_metric_fresh(in, cfg) && in->custom_metric_value > 0)
+    return !(custom_metric_fresh(in, cfg) && in->custom_metric_value > 0);
+}
+
+static bool idle_enough_for_zero(const policy_input_t *in, const autoscaler_config_t *cfg)
+{
+    if (!may_go_to_zero(in, cfg))
         return false;
     double quiet = seconds_since(in->now, in->last_arrival, in->started_at);
     double idle = seconds_since(in->now, in->last_busy, in->started_at);
@@ -176,11 +182,27 @@ static bool idle_enough_for_zero(const policy_input_t *in, const autoscaler_conf
            idle >= cfg->zero_scale_threshold.idle_time_minutes * 60.0;
 }
 
-/* Shrinking waits until the load stayed low for the idle window; before
+/* How the reactive decision shrinks: how long the load must stay low
+ * before a replica goes, and whether the model may go to zero now. Reactive
+ * uses the configured windows; hybrid its own (decide_hybrid). */
+typedef struct shrink_rules {
+    double window_seconds;
+    bool zero_now;
+} shrink_rules_t;
+
+static shrink_rules_t reactive_rules(const policy_input_t *in, const autoscaler_config_t *cfg)
+{
+    return (shrink_rules_t){
+        .window_seconds = cfg->scale_down_threshold.idle_time_minutes * 60.0,
+        .zero_now = in->current_replicas > 0 && idle_enough_for_zero(in, cfg),
+    };
+}
+
+/* Shrinking waits until the load stayed low for the rules' window; before
  * that the count holds. Down to one replica at most: zero is the zero
  * gate's decision. */
 static void gate_shrink(const policy_input_t *in, const autoscaler_config_t *cfg,
-                        policy_state_t *state, step_t *s)
+                        policy_state_t *state, step_t *s, double window)
 {
     if (s->desired >= in->current_replicas) {
         state->below_since = -1;
@@ -197,7 +219,6 @@ static void gate_shrink(const policy_input_t *in, const autoscaler_config_t *cfg
     }
     if (state->below_since < 0)
         state->below_since = in->now;
-    double window = cfg->scale_down_threshold.idle_time_minutes * 60.0;
     double below_for = in->now - state->below_since;
     if (below_for < window) {
         s->desired = in->current_replicas;
@@ -256,7 +277,7 @@ static double burst_concurrency(const policy_input_t *in)
 }
 
 static void decide_reactive(const policy_input_t *in, const autoscaler_config_t *cfg,
-                            policy_state_t *state, step_t *out)
+                            policy_state_t *state, const shrink_rules_t *rules, step_t *out)
 {
     step_t s = {.desired = 0, .trigger = "none", .reason = "no load"};
     int want_stable = replicas_for(in->concurrency_stable, in->target_concurrency);
@@ -264,7 +285,7 @@ static void decide_reactive(const policy_input_t *in, const autoscaler_config_t 
     char reason[240];
 
     /* Idle long enough: zero, whatever the stable window still remembers. */
-    if (in->current_replicas > 0 && idle_enough_for_zero(in, cfg)) {
+    if (in->current_replicas > 0 && rules->zero_now) {
         state->panic_until = 0;
         state->below_since = -1;
         s.desired = 0;
@@ -305,7 +326,7 @@ static void decide_reactive(const policy_input_t *in, const autoscaler_config_t 
     apply_custom_metric(in, cfg, &s);
     apply_thresholds(in, cfg, &s);
     if (!panicking && in->current_replicas > 0)
-        gate_shrink(in, cfg, state, &s);
+        gate_shrink(in, cfg, state, &s, rules->window_seconds);
     else
         state->below_since = -1;
     apply_bounds(in, &s);
@@ -516,16 +537,46 @@ static void decide_predictive(const policy_input_t *in, const autoscaler_config_
         raise_to(s, n.replicas, n.trigger, n.reason);
         if (s->desired == 0)
             snprintf(s->reason, sizeof(s->reason), "%s", n.reason);
-        gate_shrink(in, cfg, state, s);
+        gate_shrink(in, cfg, state, s, reactive_rules(in, cfg).window_seconds);
     }
     apply_bounds(in, s);
+}
+
+/* Hybrid shrinks on the forecast's word rather than on fixed windows. The
+ * reason to hold surplus replicas for minutes is that the load may come
+ * back; the forecast says whether it will within the time a replica takes
+ * to come back (the hold need), and the decision never goes below that.
+ * So a replica may go once the load stayed low for one stable window (the
+ * memory the concurrency figure has) or one load time, whichever is
+ * longer: a slow model is not dropped before a new one could be ready.
+ * Zero follows the model's own rhythm: with a representative idle-time
+ * histogram, as soon as the forecast expects nothing within one load time
+ * (the histogram's keep-alive and pre-warm windows are part of that
+ * need); without one, the configured zero-scale windows. */
+static shrink_rules_t hybrid_rules(const policy_input_t *in, const autoscaler_config_t *cfg,
+                                   const struct policy_predict *p, const need_t *hold)
+{
+    double load = known_or_zero(in->load_seconds);
+    shrink_rules_t r = {
+        .window_seconds = fmax(cfg->reactive.stable_window_seconds, load),
+        .zero_now = false,
+    };
+    if (in->current_replicas == 0 || hold->replicas > 0 || !may_go_to_zero(in, cfg))
+        return r;
+    forecast_idle_t idle;
+    forecast_idle_windows(p->forecast, &idle);
+    r.zero_now = idle.representative ? true : idle_enough_for_zero(in, cfg);
+    return r;
 }
 
 static void decide_hybrid(const policy_input_t *in, const autoscaler_config_t *cfg,
                           policy_state_t *state, step_t *s)
 {
-    decide_reactive(in, cfg, state, s);
     int current = in->current_replicas;
+    need_t hold;
+    predict_need(in, state->predict, hold_horizon_of(in), true, &hold);
+    shrink_rules_t rules = hybrid_rules(in, cfg, state->predict, &hold);
+    decide_reactive(in, cfg, state, &rules, s);
     need_t n;
     predict_need(in, state->predict, horizon_of(in, cfg), current > 0, &n);
     if (current == 0 && !(in->queue_length > 0) && !cfg->model_management.preload_popular_models &&
@@ -543,10 +594,17 @@ static void decide_hybrid(const policy_input_t *in, const autoscaler_config_t *c
         apply_bounds(in, s);
         return;
     }
+    if (s->desired == current && current > 0 && hold.replicas >= current &&
+        reactive_rules(in, cfg).zero_now) {
+        /* Reactive's zero gate has passed; what keeps the model is the
+         * forecast, and the reason says so. */
+        s->trigger = hold.trigger;
+        snprintf(s->reason, sizeof(s->reason), "the forecast needs %d within one load time: %.180s",
+                 hold.replicas, hold.reason);
+        return;
+    }
     if (s->desired >= current)
         return;
-    need_t hold;
-    predict_need(in, state->predict, hold_horizon_of(in), true, &hold);
     int floor = hold.replicas < current ? hold.replicas : current;
     if (floor <= s->desired)
         return;
@@ -572,9 +630,11 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
     case STRATEGY_HYBRID:
         decide_hybrid(in, cfg, state, &s);
         break;
-    default:
-        decide_reactive(in, cfg, state, &s);
+    default: {
+        shrink_rules_t rules = reactive_rules(in, cfg);
+        decide_reactive(in, cfg, state, &rules, &s);
         break;
+    }
     }
     out->desired = s.desired;
     out->trigger = s.trigger;
