@@ -11,6 +11,7 @@
 #include "api/request.h"
 #include "history/analysis.h"
 #include "http/query.h"
+#include "util/text.h"
 #include "util/timefmt.h"
 #include "util/xalloc.h"
 
@@ -27,6 +28,7 @@
 #define LIMIT_DEFAULT 100
 #define LIMIT_MAX     1000
 #define MAX_TYPES     16
+#define SHOWN_MAX     40 /* bytes of the caller's text quoted in a message */
 
 static const char *const known_types[] = {
     "scale_up",          "scale_down",      "zero_scale",     "cold_start", "scaling_failed",
@@ -40,7 +42,7 @@ typedef struct history_query {
     size_t n_types; /* 0 = every type */
     char types[MAX_TYPES][32];
     bool seen_hours, seen_details, seen_types, seen_limit;
-    char bad[QUERY_NAME_MAX]; /* the parameter at fault */
+    char bad[QUERY_NAME_MAX]; /* the parameter at fault, as valid UTF-8 */
     char message[300];
 } history_query_t;
 
@@ -64,7 +66,8 @@ __attribute__((format(printf, 3, 4))) static int query_fail(history_query_t *q, 
                                                             const char *fmt, ...)
 {
     va_list ap;
-    snprintf(q->bad, sizeof(q->bad), "%s", name);
+    /* The name goes into the JSON answer: a decoded %ff is no UTF-8. */
+    text_quote_utf8(q->bad, sizeof(q->bad), name, strlen(name), sizeof(q->bad) - 1);
     va_start(ap, fmt);
     vsnprintf(q->message, sizeof(q->message), fmt, ap);
     va_end(ap);
@@ -94,12 +97,13 @@ static bool known_type(const char *t)
 
 static int add_type(history_query_t *q, const char *t)
 {
+    char shown[SHOWN_MAX + 4];
     if (!known_type(t))
         return query_fail(q, "event_types",
-                          "'event_types' holds an unknown event type '%.40s'; known: scale_up, "
+                          "'event_types' holds an unknown event type '%s'; known: scale_up, "
                           "scale_down, zero_scale, cold_start, scaling_failed, "
                           "model_load_failed, replica_crashed, config_updated",
-                          t);
+                          text_echo(shown, sizeof(shown), t, SHOWN_MAX));
     for (size_t i = 0; i < q->n_types; i++)
         if (strcmp(q->types[i], t) == 0)
             return 0;
@@ -150,6 +154,7 @@ static int parse_types(history_query_t *q, const char *v)
 static int take_param(const char *name, const char *value, void *ctx)
 {
     history_query_t *q = ctx;
+    char shown[SHOWN_MAX + 4];
     bool *seen = strcmp(name, "hours") == 0             ? &q->seen_hours
                  : strcmp(name, "include_details") == 0 ? &q->seen_details
                  : strcmp(name, "event_types") == 0     ? &q->seen_types
@@ -157,11 +162,11 @@ static int take_param(const char *name, const char *value, void *ctx)
                                                         : NULL;
     if (!seen)
         return query_fail(q, name,
-                          "unknown query parameter '%.40s'; known: hours, include_details, "
+                          "unknown query parameter '%s'; known: hours, include_details, "
                           "event_types, limit",
-                          name);
+                          text_echo(shown, sizeof(shown), name, SHOWN_MAX));
     if (*seen)
-        return query_fail(q, name, "query parameter '%.40s' is given more than once", name);
+        return query_fail(q, name, "query parameter '%s' is given more than once", name);
     *seen = true;
     if (seen == &q->seen_hours && parse_long(value, 1, HOURS_MAX, &q->hours) < 0)
         return query_fail(q, name, "'hours' must be an integer between 1 and %d", HOURS_MAX);
@@ -183,13 +188,14 @@ static int take_param(const char *name, const char *value, void *ctx)
 
 static int parse_query(http_request_t *req, history_query_t *q)
 {
-    char bad[QUERY_NAME_MAX];
+    char bad[QUERY_NAME_MAX], shown[SHOWN_MAX + 4];
     memset(q, 0, sizeof(*q));
     q->hours = HOURS_DEFAULT;
     q->limit = LIMIT_DEFAULT;
     int rc = query_each(http_request_query(req), take_param, q, bad, sizeof(bad));
     if (rc == -1 && !q->bad[0])
-        query_fail(q, bad, "query parameter '%.40s' is not validly percent-encoded", bad);
+        query_fail(q, bad, "query parameter '%s' is not validly percent-encoded",
+                   text_echo(shown, sizeof(shown), bad, SHOWN_MAX));
     return rc == 0 ? 0 : -1;
 }
 

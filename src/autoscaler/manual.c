@@ -9,11 +9,14 @@
  * autoscaler does not undo it at the next tick.
  */
 #include "autoscaler/internal.h"
+#include "util/text.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#define SHOWN_MAX 64 /* bytes of a caller's name quoted in a message */
 
 typedef struct plan {
     pool_t *pool;
@@ -79,8 +82,10 @@ static int collect_models(autoscaler_t *a, const scale_request_t *req, const act
         for (size_t i = 0; i < req->n_models && *n < OP_MAX_MODELS; i++) {
             pool_t *pool = dispatch_find_pool(a->dispatch, req->models[i]);
             if (!pool) {
+                char shown[SHOWN_MAX + 4];
                 fail(status, body, 404, "model_not_found",
-                     "model '%s' is not configured (GET /models lists the models)", req->models[i]);
+                     "model '%s' is not configured (GET /models lists the models)",
+                     text_echo(shown, sizeof(shown), req->models[i], SHOWN_MAX));
                 return -1;
             }
             plans[(*n)++] = (plan_t){.pool = pool, .state = autoscaler_model_state(a, pool)};
@@ -309,10 +314,11 @@ void autoscaler_scale(autoscaler_t *a, const scale_request_t *req, int *status, 
 {
     const action_rule_t *rule = find_rule(req->action);
     if (!rule) {
+        char shown[SHOWN_MAX + 4];
         fail(status, body, 400, "invalid_request",
              "field 'action' must be one of scale_up, scale_down, zero_scale, load_model, "
              "unload_model (got '%s')",
-             req->action);
+             text_echo(shown, sizeof(shown), req->action, SHOWN_MAX));
         return;
     }
     plan_t plans[OP_MAX_MODELS];

@@ -20,6 +20,7 @@
  */
 #include "config/config.h"
 #include "backends/backend.h"
+#include "util/text.h"
 #include "util/xalloc.h"
 
 #include <math.h>
@@ -346,6 +347,16 @@ static const char default_config_text[] =
     "  \"min_replicas\": 0, \"max_replicas\": 3, \"initial_replicas\": 0}"
     "]}";
 
+/* An unknown key as it appears in a field path: valid UTF-8 of at most
+ * KEY_SHOWN_MAX bytes, "..." when cut (a key is the caller's text and ends
+ * up in JSON answers). */
+#define KEY_SHOWN_MAX 64
+
+static const char *key_shown(const char *key, char *buf, size_t len)
+{
+    return text_echo(buf, len, key, KEY_SHOWN_MAX);
+}
+
 static int fail(parse_ctx_t *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -418,8 +429,10 @@ static const char *got_suffix(const json_t *v, got_style_t style, char *buf, siz
     if (!v || style == GOT_NONE) {
         buf[0] = '\0';
     } else if (style == GOT_QUOTED && json_is_string(v)) {
+        char shown[48 + 1];
         size_t n = json_string_length(v);
-        snprintf(buf, len, " (got \"%.48s%s\")", json_string_value(v), n > 48 ? "..." : "");
+        size_t taken = text_quote_utf8(shown, sizeof(shown), json_string_value(v), n, 48);
+        snprintf(buf, len, " (got \"%s%s\")", shown, taken < n ? "..." : "");
     } else {
         snprintf(buf, len, " (got %s)", describe_value(v, what, sizeof(what)));
     }
@@ -447,10 +460,11 @@ static int check_model_name(const char *s, char *msg, size_t msglen)
              ch == '_' || ch == '.' || ch == '-';
     }
     if (!ok) {
+        char shown[CONFIG_NAME_MAX + 4];
         snprintf(msg, msglen,
                  "must be 1 to %d characters from A-Z, a-z, 0-9, '_', '.', '-', not starting "
-                 "with '.' (got \"%.*s%s\")",
-                 CONFIG_NAME_MAX - 1, CONFIG_NAME_MAX, s, n > CONFIG_NAME_MAX ? "..." : "");
+                 "with '.' (got \"%s\")",
+                 CONFIG_NAME_MAX - 1, text_echo(shown, sizeof(shown), s, CONFIG_NAME_MAX));
         return -1;
     }
     return 0;
@@ -470,7 +484,9 @@ static int check_backend_name(const char *s, char *msg, size_t msglen)
             break;
         used += (size_t)w;
     }
-    snprintf(msg, msglen, "unknown backend \"%.*s\" (known: %s)", CONFIG_NAME_MAX, s, known);
+    char shown[CONFIG_NAME_MAX + 4];
+    snprintf(msg, msglen, "unknown backend \"%s\" (known: %s)",
+             text_echo(shown, sizeof(shown), s, CONFIG_NAME_MAX), known);
     return -1;
 }
 
@@ -790,7 +806,7 @@ static void list_autoscaler_keys(const char *section, const char *sep, char *buf
 static int parse_object(parse_ctx_t *c, const char *prefix, const json_t *obj,
                         const field_t *fields, size_t n_fields, void *base)
 {
-    char path[128];
+    char path[128], shown[KEY_SHOWN_MAX + 4];
     const char *key;
     json_t *v;
 
@@ -809,7 +825,7 @@ static int parse_object(parse_ctx_t *c, const char *prefix, const json_t *obj,
                 break;
             used += (size_t)w;
         }
-        snprintf(path, sizeof(path), "%s.%.64s", prefix, key);
+        snprintf(path, sizeof(path), "%s.%s", prefix, key_shown(key, shown, sizeof(shown)));
         return fail(c, path, "unknown field (expected one of: %s)", expected);
     }
 
@@ -912,13 +928,11 @@ typedef struct merge_ctx {
 } merge_ctx_t;
 
 /* Copies what fits; a message cut short is better than none. */
+/* A message or path cut to its buffer; never in the middle of a character
+ * of the caller's text that it quotes. */
 static void copy_text(char *dst, size_t size, const char *src)
 {
-    size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
+    text_quote_utf8(dst, size, src, strlen(src), size - 1);
 }
 
 static void add_problem(merge_ctx_t *mc, const char *field, const json_t *value,
@@ -1177,7 +1191,7 @@ static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
                             autoscaler_config_t *out, merge_ctx_t *mc)
 {
     autoscaler_config_t tmp = *base;
-    char path[96], keys[256], msg[320];
+    char path[96], keys[256], msg[320], shown[KEY_SHOWN_MAX + 4];
     const char *key, *key2;
     json_t *v, *v2;
 
@@ -1193,7 +1207,7 @@ static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
             check_leaf(mc, i, v, &tmp);
             continue;
         }
-        snprintf(path, sizeof(path), "%.64s", key);
+        snprintf(path, sizeof(path), "%s", key_shown(key, shown, sizeof(shown)));
         if (!is_section(key)) {
             list_autoscaler_keys(NULL, "|", keys, sizeof(keys));
             list_autoscaler_keys(NULL, ", ", msg, sizeof(msg));
@@ -1210,7 +1224,7 @@ static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
                 check_leaf(mc, i, v2, &tmp);
                 continue;
             }
-            snprintf(path, sizeof(path), "%s.%.64s", key, key2);
+            snprintf(path, sizeof(path), "%s.%s", key, key_shown(key2, shown, sizeof(shown)));
             list_autoscaler_keys(key, "|", keys, sizeof(keys));
             list_autoscaler_keys(key, ", ", msg, sizeof(msg));
             add_problem(mc, path, v2, keys, GOT_NONE, "unknown field (expected one of: %s)", msg);
@@ -1349,7 +1363,7 @@ int config_from_json(const json_t *root, const char *origin, inferd_config_t **o
     parse_ctx_t c = {.origin = origin ? origin : "configuration", .err = err, .errlen = errlen};
     inferd_config_t *cfg = xcalloc(1, sizeof(*cfg));
     const json_t *server, *autoscaler, *models;
-    char got[64], path[128];
+    char got[64], path[128], shown[KEY_SHOWN_MAX + 4];
     const char *key;
     json_t *v;
 
@@ -1366,7 +1380,7 @@ int config_from_json(const json_t *root, const char *origin, inferd_config_t **o
     json_object_foreach ((json_t *)root, key, v) {
         if (strcmp(key, "server") != 0 && strcmp(key, "autoscaler") != 0 &&
             strcmp(key, "models") != 0) {
-            snprintf(path, sizeof(path), "%.64s", key);
+            snprintf(path, sizeof(path), "%s", key_shown(key, shown, sizeof(shown)));
             fail(&c, path, "unknown field (expected one of: server, autoscaler, models)");
             goto fail;
         }

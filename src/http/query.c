@@ -1,7 +1,7 @@
 /* query.c - query-string splitting and percent-decoding (see query.h). */
 #include "http/query.h"
+#include "util/text.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static int hex_value(char c)
@@ -57,8 +57,10 @@ int query_each(const char *query, int (*fn)(const char *name, const char *value,
         if (end > p) {
             if (decode(p, name_end, name, sizeof(name)) < 0 ||
                 decode(eq ? eq + 1 : end, end, value, sizeof(value)) < 0) {
+                /* Raw bytes of the URL: quoted as UTF-8, so that a message
+                 * naming them can be sent. */
                 if (bad_name && bad_len)
-                    snprintf(bad_name, bad_len, "%.*s", (int)(name_end - p), p);
+                    text_quote_utf8(bad_name, bad_len, p, (size_t)(name_end - p), bad_len - 1);
                 return -1;
             }
             int rc = fn(name, value, ctx);

@@ -109,6 +109,39 @@ class HistoryQueryValidationTest(ServerTestCase):
         self.assertServing(srv)
 
 
+class HistoryQueryTextTest(ServerTestCase):
+    MODELS = [PINNED]
+
+    def test_bytes_that_are_not_utf8_answer_400_naming_the_parameter(self):
+        # Percent-decoding can give bytes that are not UTF-8, and a quote cut
+        # at a byte count can end inside a character: both once made the
+        # answer unserialisable (500). The name comes back as valid UTF-8,
+        # a bad byte as U+FFFD.
+        srv = self.start_server(autoscaler=QUIET)
+        name41 = "a" * 39 + "\u00e9"
+        cases = [
+            ("%ff=1", "\ufffd", "\ufffd"),
+            ("foo%ff=1", "foo\ufffd", "foo\ufffd"),
+            ("event_types=scale_up,%c3", "event_types", "\ufffd"),
+            ("a" * 39 + "%C3%A9=1", name41, "a" * 39 + "..."),
+            ("%e2%82=1", "\ufffd\ufffd", "\ufffd\ufffd"),
+            ("%ed%a0%80=1", "\ufffd" * 3, "\ufffd" * 3),  # a surrogate
+        ]
+        for query, parameter, shown in cases:
+            with self.subTest(query=query):
+                r = srv.get("/autoscaler/history?" + query)
+                doc = self.assertError(r, 400, "invalid_parameter", shown)
+                self.assertEqual(doc.get("parameter"), parameter, doc)
+        # A raw byte that is not UTF-8 in the request line, not percent-encoded.
+        raw = srv.raw(b"GET /autoscaler/history?x\xff=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Connection: close\r\n\r\n")
+        head, _, body = raw.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 400"), raw)
+        self.assertIs(json.loads(body)["success"], False)
+        self.assertNotIn("could not serialise", srv.read_log())
+        self.assertServing(srv)
+
+
 def scale_and_wait(srv, body, timeout=20.0):
     """POSTs a manual operation and waits until it has completed; returns
     the operation document."""

@@ -146,6 +146,15 @@ class ScaleRequestValidationTest(SharedServerTestCase):
         self.assertError(scale(self.server, action="scale_up", models=["el", "nope"],
                                target_replicas=2, override_cooldown=True),
                          404, "model_not_found", "nope")
+        # A long name of multibyte characters is quoted whole characters
+        # only (it once overflowed the message mid-character: a 500).
+        for name in ["\u00e9" * 300, "a" + "\u20ac" * 200]:
+            with self.subTest(model=name[:3]):
+                doc = self.assertError(scale(self.server, action="scale_up", models=[name]),
+                                       404, "model_not_found", name[:21])
+                self.assertIn("...", doc["message"])
+        self.assertError(scale(self.server, action="\u00e9" * 300, models=["el"]), 400,
+                         "invalid_request", "action")
         self.assertUnchanged()
 
     def test_unknown_field_and_bad_bodies_are_400(self):

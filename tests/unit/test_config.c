@@ -1446,15 +1446,42 @@ Test(autoscaler, many_problems)
               p.items[0].message);
     config_problems_clear(&p);
 
-    /* A long unknown key is cut to 64 characters in the path. */
+    /* A long unknown key is cut to 64 bytes in the path, marked "...". */
     cr_expect_eq(merge_text(&base,
                             "{'thresholds':{'a123456789b123456789c123456789d123456789e123456789f1"
                             "23456789g123456789':1}}",
                             &out, &p),
                  -1);
     cr_expect_str_eq(p.items[0].field, "thresholds.a123456789b123456789c123456789d123456789e1234"
-                                       "56789f123456789g123");
+                                       "56789f123456789g123...");
     config_problems_clear(&p);
+
+    /* Cut keys end on a whole character, so the answer stays UTF-8: the
+     * e-acute (C3 A9) or euro sign (E2 82 AC) that would straddle byte 64
+     * is left out. Each row: the document, the path reported. */
+    static const struct {
+        const char *doc, *field;
+    } cut_keys[] = {
+        {"{'a\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3"
+         "\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3"
+         "\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9':1}",
+         "a\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+         "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+         "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9..."},
+        {"{'replicas':{'a123456789b123456789c123456789d123456789e123456789f12345678901"
+         "\xE2\x82\xAC':1}}",
+         "replicas.a123456789b123456789c123456789d123456789e123456789f12345678901..."},
+    };
+    for (size_t i = 0; i < sizeof(cut_keys) / sizeof(cut_keys[0]); i++) {
+        cr_expect_eq(merge_text(&base, cut_keys[i].doc, &out, &p), -1);
+        cr_expect_str_eq(p.items[0].field, cut_keys[i].field, "row %zu", i);
+        json_t *field = json_string(p.items[0].field);
+        json_t *message = json_string(p.items[0].message);
+        cr_expect(field && message, "row %zu: the answer would not serialise", i);
+        json_decref(field);
+        json_decref(message);
+        config_problems_clear(&p);
+    }
 
     /* A webhook longer than its buffer. */
     char url[700] = "{'advanced':{'external_metrics_webhook':'http://example.com/";
