@@ -79,6 +79,19 @@ static int collect_models(autoscaler_t *a, const scale_request_t *req, const act
                  "field 'models' must name at least one model (or be left out)");
             return -1;
         }
+        /* Named twice, a model would get two events and have its new
+         * replicas admitted against memory twice. */
+        for (size_t i = 1; i < req->n_models; i++) {
+            for (size_t j = 0; j < i; j++) {
+                if (strcmp(req->models[j], req->models[i]) == 0) {
+                    char shown[SHOWN_MAX + 4];
+                    fail(status, body, 400, "invalid_request",
+                         "field 'models': '%s' is named twice",
+                         text_echo(shown, sizeof(shown), req->models[i], SHOWN_MAX));
+                    return -1;
+                }
+            }
+        }
         for (size_t i = 0; i < req->n_models && *n < OP_MAX_MODELS; i++) {
             pool_t *pool = dispatch_find_pool(a->dispatch, req->models[i]);
             if (!pool) {

@@ -157,6 +157,26 @@ class ScaleRequestValidationTest(SharedServerTestCase):
                          "invalid_request", "action")
         self.assertUnchanged()
 
+    def test_a_model_named_twice_is_400_naming_models(self):
+        # Once accepted: two events for one model and its new replicas
+        # admitted against memory twice.
+        for action, target in [("scale_up", 2), ("load_model", 1), ("scale_down", 0),
+                               ("unload_model", None)]:
+            for models in [["el", "el"], ["el", "example", "el"]]:
+                with self.subTest(action=action, models=models):
+                    body = {"action": action, "models": models, "override_cooldown": True}
+                    if target is not None:
+                        body["target_replicas"] = target
+                    doc = self.assertError(scale(self.server, **body), 400, "invalid_request",
+                                           ["models", "'el' is named twice"])
+                    self.assertNotIn("scaling_id", doc)
+        doc = self.assertError(scale(self.server, action="scale_up", models=["nope", "nope"]),
+                               400, "invalid_request", "'nope' is named twice")
+        history = self.server.get("/autoscaler/history?event_types=scale_up,scale_down,"
+                                  "zero_scale,scaling_failed").json()
+        self.assertEqual(history["events"], [], history)
+        self.assertUnchanged()
+
     def test_unknown_field_and_bad_bodies_are_400(self):
         self.assertError(scale(self.server, action="scale_up", models=["el"], replicas=2), 400,
                          "invalid_request", "replicas")
