@@ -23,6 +23,7 @@
 #include "util/text.h"
 #include "util/xalloc.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -525,6 +526,76 @@ static int check_metric_name(const char *s, char *msg, size_t msglen)
     return config_check_metric_name(s, strlen(s), msg, msglen);
 }
 
+/* An IPv6 address as inet_pton reads it (no zone: a receiver is not
+ * reached through a link-local interface name). */
+static int check_ipv6(const char *s, size_t n)
+{
+    char text[INET6_ADDRSTRLEN];
+    struct in6_addr addr;
+    if (n == 0 || n >= sizeof(text))
+        return -1;
+    memcpy(text, s, n);
+    text[n] = '\0';
+    return inet_pton(AF_INET6, text, &addr) == 1 ? 0 : -1;
+}
+
+/* A DNS name as RFC 1123 allows it (labels of letters, digits and '-',
+ * 1-63 characters, not starting or ending with '-'; at most 253 characters
+ * in all, one trailing dot allowed), or an IPv4 address: a name of only
+ * digits and dots is one, and must be valid (the resolver would read
+ * 999.999.999.999 or 10.1 in its own ways). */
+static int check_host_name(const char *host, size_t n, value_problem_t *vp)
+{
+    bool numeric = n > 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_alnum(host[i]) && host[i] != '.' && host[i] != '-') {
+            snprintf(vp->message, sizeof(vp->message),
+                     "must have a host name of letters, digits, '.' and '-' after http://");
+            return -1;
+        }
+        numeric = numeric && (host[i] == '.' || (host[i] >= '0' && host[i] <= '9'));
+    }
+    if (n == 0) {
+        snprintf(vp->message, sizeof(vp->message), "must name a host after http://");
+        return -1;
+    }
+    if (numeric) {
+        char text[INET_ADDRSTRLEN];
+        struct in_addr addr;
+        bool ok = n < sizeof(text);
+        if (ok) {
+            memcpy(text, host, n);
+            text[n] = '\0';
+            ok = inet_pton(AF_INET, text, &addr) == 1;
+        }
+        if (!ok) {
+            snprintf(vp->message, sizeof(vp->message),
+                     "must have a valid IPv4 address (four numbers 0-255 separated by '.') "
+                     "after http://: a host of digits and dots is read as one");
+            return -1;
+        }
+        return 0;
+    }
+    size_t name_len = host[n - 1] == '.' ? n - 1 : n; /* "example.com." is fully qualified */
+    if (name_len > 253) {
+        snprintf(vp->message, sizeof(vp->message),
+                 "must have a host name of at most 253 characters (got %zu)", name_len);
+        return -1;
+    }
+    for (size_t start = 0; start <= name_len;) {
+        const char *dot = memchr(host + start, '.', name_len - start);
+        size_t label = dot ? (size_t)(dot - host) - start : name_len - start;
+        if (label < 1 || label > 63 || host[start] == '-' || host[start + label - 1] == '-') {
+            snprintf(vp->message, sizeof(vp->message),
+                     "must have a host name whose dot-separated labels are 1 to 63 letters, "
+                     "digits and '-', not starting or ending with '-'");
+            return -1;
+        }
+        start += label + 1;
+    }
+    return 0;
+}
+
 /* The webhook sender speaks plain HTTP/1.1 from the event loop, so only
  * "http://HOST[:PORT][/PATH]" is taken: no TLS, no user information, a host
  * name, IPv4 address or bracketed IPv6 address, and a port 1-65535. */
@@ -567,10 +638,7 @@ static int check_http_url(const char *s, size_t n, size_t size, value_problem_t 
     }
     if (host[0] == '[') {
         const char *close = memchr(host, ']', authority);
-        bool ok = close && close > host + 1;
-        for (const char *p = host + 1; ok && p < close; p++)
-            ok = is_alnum(*p) || *p == ':' || *p == '.';
-        if (!ok) {
+        if (!close || check_ipv6(host + 1, (size_t)(close - host) - 1) < 0) {
             snprintf(vp->message, sizeof(vp->message),
                      "must have a valid bracketed IPv6 address after http://");
             return -1;
@@ -580,16 +648,8 @@ static int check_http_url(const char *s, size_t n, size_t size, value_problem_t 
         host_len = strcspn(host, ":/?#");
         if (host_len > authority)
             host_len = authority;
-        bool ok = host_len > 0 && host[0] != '.' && host[0] != '-';
-        for (size_t i = 0; ok && i < host_len; i++)
-            ok = is_alnum(host[i]) || host[i] == '.' || host[i] == '-';
-        if (!ok) {
-            snprintf(vp->message, sizeof(vp->message),
-                     host_len ? "must have a host name of letters, digits, '.' and '-' after "
-                                "http://"
-                              : "must name a host after http://");
+        if (check_host_name(host, host_len, vp) < 0)
             return -1;
-        }
     }
     if (host_len < authority) {
         /* What follows the host inside the authority can only be a port. */
