@@ -126,9 +126,11 @@ static int default_target(const scale_request_t *req, int current)
 {
     if (strcmp(req->action, "zero_scale") == 0 || strcmp(req->action, "unload_model") == 0)
         return 0;
-    /* load_model brings a model to at least its target: it never shrinks. */
-    if (strcmp(req->action, "load_model") == 0 && req->target_replicas >= 0)
-        return req->target_replicas > current ? req->target_replicas : current;
+    /* A given target is the count asked for, for load_model too (FIELDS.md:
+     * "to at least 1 (or target_replicas)"): one below the current count
+     * shrinks the model, and 0 is refused by check_target. Raising it to
+     * the current count instead answered "completed" for a count nobody
+     * asked for. */
     if (req->target_replicas >= 0)
         return req->target_replicas;
     if (strcmp(req->action, "scale_up") == 0)

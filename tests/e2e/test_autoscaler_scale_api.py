@@ -231,19 +231,44 @@ class ScaleActionDirectionTest(ServerTestCase):
                                  f"{action} with target_replicas {target} started a replica")
         self.assertServing(srv)
 
-    def test_load_model_never_removes_replicas(self):
+    def test_load_model_to_zero_is_400_naming_target_replicas(self):
         srv, pid = self.start()
-        r = scale(srv, action="load_model", models=["el"], target_replicas=0,
-                  override_cooldown=True)
-        if r.status == 400:
-            self.assertError(r, 400, "invalid_request", "target_replicas")
-        else:
-            self.assertIn(r.status, (200, 202), r.body)
-            self.assertGreaterEqual(r.json()["target_scale"], 1, r.json())
+        for force in [False, True]:
+            with self.subTest(force=force):
+                r = scale(srv, action="load_model", models=["el"], target_replicas=0,
+                          override_cooldown=True, force=force)
+                self.assertError(r, 400, "invalid_request", ["target_replicas", "at least 1"])
         self.assertEqual([x["pid"] for x in srv.model("el")["replicas"]], [pid],
                          "load_model with target_replicas 0 drained the loaded model")
         self.assertTrue(pid_alive(pid))
         self.assertEqual(srv.predict("el", [1]).status, 200)
+
+    def test_load_model_goes_to_the_target_given_as_the_docs_say(self):
+        # docs/api.md: the target is target_replicas, else max(current, 1);
+        # one below the current count shrinks the model (a scale_down event).
+        srv, _ = self.start()
+        r = scale(srv, action="load_model", models=["el"], target_replicas=2,
+                  override_cooldown=True)
+        self.assertEqual(r.status, 202, r.body)
+        self.assertEqual((r.json()["previous_scale"], r.json()["target_scale"]), (1, 2))
+        srv.wait_ready("el", 2)
+        r = scale(srv, action="load_model", models=["el"], target_replicas=1,
+                  override_cooldown=True)
+        self.assertEqual(r.status, 200, r.body)
+        doc = r.json()
+        self.assertEqual((doc["previous_scale"], doc["target_scale"]), (2, 1), doc)
+        self.assertEqual(doc["affected_models"], ["el"], doc)
+        wait_for(lambda: replica_count(srv, "el") == 1, timeout=20,
+                 message="el back to one replica")
+        self.assertEqual(srv.model("el")["desired_replicas"], 1)
+        events = srv.get("/autoscaler/history?event_types=scale_down").json()["events"]
+        self.assertEqual([e["id"] for e in events], [doc["scaling_id"]], events)
+        # Without target_replicas: max(current, 1), so nothing moves.
+        r = scale(srv, action="load_model", models=["el"], override_cooldown=True)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["status"], "completed", r.json())
+        self.assertEqual(r.json()["target_scale"], 1, r.json())
+        self.assertEqual(replica_count(srv, "el"), 1)
 
     def test_scale_up_above_max_replicas_with_force_is_accepted_within_10(self):
         srv, _ = self.start()
