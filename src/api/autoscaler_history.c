@@ -3,7 +3,8 @@
  * The query is checked on the loop (400 invalid_parameter naming the
  * parameter); the work - reading up to 720 hours of events and traffic and
  * running the rules of history/analysis.c - runs on the libuv threadpool
- * with its own store connection (WAL lets it read while the loop writes),
+ * with its own read-only store connection (WAL lets it read while the loop
+ * writes),
  * so a month of history never stalls the gateway. The answer is serialised
  * there too; the loop only sends it.
  */
@@ -291,7 +292,9 @@ static void history_run(uv_work_t *w)
     int64_t until_min = (int64_t)floor(job->until / 60.0) + 1;
 
     job->status = 500;
-    if (store_open(job->data_dir, &s, err, sizeof(err)) < 0)
+    /* Read-only: a writer's open would migrate, taking the write lock
+     * from the thread pool at every request. */
+    if (store_open_reader(job->data_dir, &s, err, sizeof(err)) < 0)
         goto done;
     all = store_list_events(s, job->since, NULL, -1);
     if (!all || store_traffic_hours(s, since_min, until_min, NULL, &hours, &n_hours) < 0 ||

@@ -778,11 +778,11 @@ static int prepare_all(store_t *s)
     return list_statement(s, 0, &owned) ? 0 : -1;
 }
 
-int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
+/* The connection of store_open or store_open_reader: the path, the file
+ * opened with flags, extended codes and the busy timeout. */
+static int open_connection(const char *data_dir, int flags, store_t **out, char *err, size_t errlen)
 {
     store_t *s = NULL;
-    sqlite3_stmt *st = NULL;
-    const char *mode;
     buf_t path = BUF_INIT;
     int rc;
 
@@ -798,7 +798,7 @@ int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
     s = xcalloc(1, sizeof(*s));
     s->path = buf_steal(&path, NULL);
     s->data_dir = xstrdup(data_dir);
-    rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", s->path,
                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -806,6 +806,24 @@ int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    *out = s;
+    return 0;
+
+fail:
+    buf_free(&path);
+    store_close(s);
+    return -1;
+}
+
+int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
+{
+    store_t *s = NULL;
+    sqlite3_stmt *st = NULL;
+    const char *mode;
+
+    *out = NULL;
+    if (open_connection(data_dir, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &s, err, errlen) < 0)
+        goto fail;
     /* A file the OS will not let us write opens read-only without a word;
      * better to say so now than at the first event. */
     if (sqlite3_db_readonly(s->db, "main") == 1) {
@@ -843,7 +861,47 @@ int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
 fail:
     log_error(MOD, "%s", err);
     sqlite3_finalize(st);
-    buf_free(&path);
+    store_close(s);
+    return -1;
+}
+
+int store_open_reader(const char *data_dir, store_t **out, char *err, size_t errlen)
+{
+    store_t *s = NULL;
+    int version;
+
+    *out = NULL;
+    if (open_connection(data_dir, SQLITE_OPEN_READONLY, &s, err, errlen) < 0)
+        goto fail;
+    /* No migration (it takes the write lock): the schema must be the one
+     * the writer of this build left. The file is WAL already, which the
+     * writer set for good; a reader has no say in it. */
+    version = read_user_version(s->db);
+    if (version != N_MIGRATIONS) {
+        if (version < 0)
+            snprintf(err, errlen, "cannot read the schema version of %s: %s", s->path,
+                     sqlite3_errmsg(s->db));
+        else if (version > N_MIGRATIONS)
+            snprintf(err, errlen,
+                     "%s has schema version %d, newer than this inferd understands (%d)", s->path,
+                     version, N_MIGRATIONS);
+        else
+            snprintf(err, errlen,
+                     "cannot read %s: its schema version is %d, this inferd reads %d (the "
+                     "server's own connection migrates it when it opens)",
+                     s->path, version, N_MIGRATIONS);
+        goto fail;
+    }
+    if (prepare_all(s) < 0) {
+        snprintf(err, errlen, "cannot prepare statements for %s: %s", s->path,
+                 sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    *out = s;
+    return 0;
+
+fail:
+    log_error(MOD, "%s", err);
     store_close(s);
     return -1;
 }
