@@ -951,25 +951,61 @@ int store_close_pending(store_t *s, const char *reason)
     return changed;
 }
 
+/* Saving a version and forgetting the oldest are one transaction: a
+ * crash between them can neither lose the new version nor keep more than
+ * STORE_CONFIG_VERSIONS. Versions are AUTOINCREMENT, so the newest are the
+ * largest even after deletions. */
 int64_t store_save_config(store_t *s, double timestamp, const json_t *doc)
 {
-    static const char sql[] = "INSERT INTO config (ts, doc) VALUES (?1, ?2)";
+    static const char insert_sql[] = "INSERT INTO config (ts, doc) VALUES (?1, ?2)";
+    static const char prune_sql[] = "DELETE FROM config WHERE version NOT IN "
+                                    "(SELECT version FROM config ORDER BY version DESC LIMIT ?1)";
+    sqlite3_stmt *insert = NULL, *prune = NULL;
+    int64_t version = -1;
+    char *text = NULL;
+    int rc;
+
     if (!s || !json_is_object(doc))
         return -1;
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    sqlite3_stmt *st = NULL;
-    int rc = text ? sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text) {
+        log_error(MOD, "cannot save the configuration: out of memory");
+        return -1;
+    }
+    rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_double(st, 1, timestamp);
+        rc = sqlite3_prepare_v2(s->db, insert_sql, -1, &insert, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        rc = sqlite3_bind_double(insert, 1, timestamp);
     if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        log_error(MOD, "cannot save the configuration: %s", sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
+        rc = sqlite3_bind_text(insert, 2, text, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(insert) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    if (rc != SQLITE_OK)
+        goto fail;
+    version = (int64_t)sqlite3_last_insert_rowid(s->db);
+    rc = sqlite3_prepare_v2(s->db, prune_sql, -1, &prune, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(prune, 1, STORE_CONFIG_VERSIONS);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(prune) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    sqlite3_finalize(insert);
+    sqlite3_finalize(prune);
     free(text);
-    return rc == SQLITE_DONE ? (int64_t)sqlite3_last_insert_rowid(s->db) : -1;
+    return version;
+
+fail:
+    log_error(MOD, "cannot save the configuration: %s file=%s", sqlite3_errmsg(s->db), s->path);
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(insert);
+    sqlite3_finalize(prune);
+    free(text);
+    return -1;
 }
 
 json_t *store_load_config(store_t *s)

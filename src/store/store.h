@@ -77,10 +77,13 @@ int store_close_pending(store_t *s, const char *reason);
 
 /* The live autoscaler configuration: each accepted change is saved whole,
  * as a new version; loading returns the newest (a new reference), or NULL
- * when none was saved. Resetting forgets every saved version, so the
- * configuration file applies again at the next start. Saving returns the
- * new version's number (versions are never reused, not even after a
- * reset), or -1 on error. */
+ * when none was saved. Only the newest STORE_CONFIG_VERSIONS are kept: a
+ * save deletes older ones in its own transaction. Resetting forgets every
+ * saved version, so the configuration file applies again at the next
+ * start. Saving returns the new version's number (versions are never
+ * reused, not even after a deletion or a reset), or -1 on error. */
+#define STORE_CONFIG_VERSIONS 100
+
 int64_t store_save_config(store_t *s, double timestamp, const json_t *doc);
 json_t *store_load_config(store_t *s);
 int store_reset_config(store_t *s);

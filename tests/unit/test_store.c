@@ -688,6 +688,66 @@ Test(store_open, refuses_a_newer_schema)
     cr_expect_eq(user_version(path), store_schema_version() + 1, "the file is left alone");
 }
 
+/* ---- saved configuration versions ---- */
+
+/* (count, smallest version) of the config table, read directly. */
+static void config_rows(int64_t *count, int64_t *oldest)
+{
+    char path[512];
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    snprintf(path, sizeof(path), "%s/inferd.db", dir);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*), min(version) FROM config", -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    *count = sqlite3_column_int64(st, 0);
+    *oldest = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+Test(store, config_keeps_the_newest_versions_only)
+{
+    enum { SAVES = STORE_CONFIG_VERSIONS + 5 };
+    int64_t versions[SAVES], count, oldest;
+
+    /* Rows: saves made so far, rows expected, the oldest kept (index). */
+    const struct {
+        int saves, rows, oldest_index;
+    } rows[] = {
+        {1, 1, 0},
+        {STORE_CONFIG_VERSIONS, STORE_CONFIG_VERSIONS, 0},
+        {STORE_CONFIG_VERSIONS + 1, STORE_CONFIG_VERSIONS, 1},
+        {SAVES, STORE_CONFIG_VERSIONS, SAVES - STORE_CONFIG_VERSIONS},
+    };
+    int done = 0;
+    for (size_t r = 0; r < N_ROWS(rows); r++) {
+        for (; done < rows[r].saves; done++) {
+            json_t *doc = json_pack("{s:i}", "n", done);
+            versions[done] = store_save_config(store, 1000 + done, doc);
+            json_decref(doc);
+            cr_assert_geq(versions[done], 1, "save %d", done);
+            if (done > 0)
+                cr_assert_gt(versions[done], versions[done - 1], "versions only grow");
+        }
+        config_rows(&count, &oldest);
+        cr_expect_eq(count, rows[r].rows, "after %d saves: %lld rows", done, (long long)count);
+        cr_expect_eq(oldest, versions[rows[r].oldest_index], "after %d saves", done);
+        json_t *newest = store_load_config(store);
+        cr_expect_eq(json_integer_value(json_object_get(newest, "n")), done - 1);
+        json_decref(newest);
+    }
+
+    /* Never reused, not even after the reset. */
+    cr_assert_eq(store_reset_config(store), 0);
+    config_rows(&count, &oldest);
+    cr_expect_eq(count, 0);
+    json_t *doc = json_pack("{s:i}", "n", -1);
+    cr_expect_gt(store_save_config(store, 5000, doc), versions[SAVES - 1]);
+    json_decref(doc);
+}
+
 /* ---- the read-only connection of readers (GET /autoscaler/history) ---- */
 
 static double now_ms(void)
@@ -740,7 +800,9 @@ Test(store, reader_opens_and_reads_while_the_write_lock_is_held)
     /* Read-only: writes fail, and the writer sees nothing new. */
     store_event_t w = event("through-reader", 200, "scale_up");
     cr_expect_eq(store_add_event(reader, &w), -1);
-    cr_expect_eq(store_save_config(reader, 1, json_object()), -1);
+    json_t *doc = json_object();
+    cr_expect_eq(store_save_config(reader, 1, doc), -1);
+    json_decref(doc);
     store_close(reader);
     cr_expect_eq(store_count_events(store, NULL, 0), 1);
 }
