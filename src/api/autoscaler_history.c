@@ -135,21 +135,28 @@ static int parse_types(history_query_t *q, const char *v)
         json_decref(arr);
         return rc;
     }
+    /* Every item counts, the empty ones too: "scale_up,,zero_scale" and
+     * "scale_up," are refused like a lone ",". */
     char copy[QUERY_VALUE_MAX];
     snprintf(copy, sizeof(copy), "%s", v);
-    char *save = NULL;
-    size_t found = 0;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    for (char *t = copy;;) {
+        char *comma = strchr(t, ',');
+        if (comma)
+            *comma = '\0';
         while (*t == ' ')
             t++;
         size_t len = strlen(t);
         while (len && t[len - 1] == ' ')
             t[--len] = '\0';
-        if (!len || add_type(q, t) < 0)
-            return q->bad[0] ? -1 : query_fail(q, "event_types", "%s", shape);
-        found++;
+        if (!len)
+            return query_fail(q, "event_types",
+                              "'event_types' has an empty item; %s (no empty items)", shape);
+        if (add_type(q, t) < 0)
+            return -1;
+        if (!comma)
+            return 0;
+        t = comma + 1;
     }
-    return found ? 0 : query_fail(q, "event_types", "%s", shape);
 }
 
 static int take_param(const char *name, const char *value, void *ctx)
@@ -189,14 +196,31 @@ static int take_param(const char *name, const char *value, void *ctx)
 
 static int parse_query(http_request_t *req, history_query_t *q)
 {
-    char bad[QUERY_NAME_MAX], shown[SHOWN_MAX + 4];
+    query_problem_t problem;
+    char shown[SHOWN_MAX + 4];
     memset(q, 0, sizeof(*q));
     q->hours = HOURS_DEFAULT;
     q->limit = LIMIT_DEFAULT;
-    int rc = query_each(http_request_query(req), take_param, q, bad, sizeof(bad));
-    if (rc == -1 && !q->bad[0])
-        query_fail(q, bad, "query parameter '%s' is not validly percent-encoded",
-                   text_echo(shown, sizeof(shown), bad, SHOWN_MAX));
+    int rc = query_each(http_request_query(req), take_param, q, &problem);
+    const char *name = text_echo(shown, sizeof(shown), problem.name, SHOWN_MAX);
+    switch (problem.kind) {
+    case QUERY_OK:
+        break; /* take_param said what was wrong, if anything */
+    case QUERY_BAD_ENCODING:
+        query_fail(q, problem.name, "query parameter '%s' is not validly percent-encoded", name);
+        break;
+    case QUERY_EMPTY_NAME:
+        query_fail(q, "", "a query parameter has an empty name ('=' with no name before it)");
+        break;
+    case QUERY_NAME_TOO_LONG:
+        query_fail(q, problem.name, "query parameter name '%s' is longer than %d bytes", name,
+                   QUERY_NAME_MAX - 1);
+        break;
+    case QUERY_VALUE_TOO_LONG:
+        query_fail(q, problem.name, "the value of query parameter '%s' is longer than %d bytes",
+                   name, QUERY_VALUE_MAX - 1);
+        break;
+    }
     return rc == 0 ? 0 : -1;
 }
 

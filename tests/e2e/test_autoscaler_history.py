@@ -89,11 +89,26 @@ class HistoryQueryValidationTest(ServerTestCase):
             ("hours=%zz", "hours"),
             ("hours=1%2", "hours"),
             ("limit=1&event_types=scale_up%", "event_types"),
+            # An empty name is named as such, not as a percent-encoding error.
+            ("=1", "", "empty name"),
+            ("hours=1&=", "", "empty name"),
+            # Over the length limits: too long, naming the parameter.
+            ("a" * 64 + "=1", "a" * 63, ["a" * 40 + "...", "longer than 63 bytes"]),
+            ("hours=" + "1" * 1024, "hours", ["'hours'", "longer than 1023 bytes"]),
+            ("event_types=" + "a" * 1024, "event_types", "longer than 1023 bytes"),
+            ("hours=%zz", "hours", "percent-encoded"),
+            # Empty items of a comma list are refused wherever they are.
+            ("event_types=scale_up,,zero_scale", "event_types", "empty item"),
+            ("event_types=scale_up,", "event_types", "empty item"),
+            ("event_types=,scale_up", "event_types", "empty item"),
+            ("event_types=" + quoted("scale_up, ,zero_scale"), "event_types", "empty item"),
+            ("event_types=", "event_types"),
         ]
-        for query, parameter in cases:
-            with self.subTest(query=query):
+        for query, parameter, *mentions in cases:
+            with self.subTest(query=query[:80]):
                 r = srv.get("/autoscaler/history?" + query)
-                doc = self.assertError(r, 400, "invalid_parameter", parameter)
+                doc = self.assertError(r, 400, "invalid_parameter",
+                                       mentions[0] if mentions else parameter)
                 self.assertEqual(doc.get("parameter"), parameter, doc)
 
         # Nothing changed: the configuration is as it was, no event was
@@ -101,7 +116,9 @@ class HistoryQueryValidationTest(ServerTestCase):
         self.assertEqual(srv.get("/autoscaler/config").json(), config_before)
         for query in ["", "hours=1", "hours=720", "limit=1", "limit=1000", "include_details=1",
                       "include_details=False", "event_types=" + quoted('["scale_up"]'),
-                      "event_types=scale_up,zero_scale"]:
+                      "event_types=scale_up,zero_scale",
+                      "event_types=" + quoted(" scale_up , zero_scale "),
+                      "hours=" + "0" * 1021 + "24"]:
             with self.subTest(valid=query):
                 doc = history(srv, query)
                 self.assertEqual(doc["summary"]["total_events"], 0, doc)
