@@ -3,7 +3,8 @@
  * The query is checked on the loop (400 invalid_parameter naming the
  * parameter); the work - reading up to 720 hours of events and traffic and
  * running the rules of history/analysis.c - runs on the libuv threadpool
- * with its own store connection (WAL lets it read while the loop writes),
+ * with its own read-only store connection (WAL lets it read while the loop
+ * writes),
  * so a month of history never stalls the gateway. The answer is serialised
  * there too; the loop only sends it.
  */
@@ -11,6 +12,7 @@
 #include "api/request.h"
 #include "history/analysis.h"
 #include "http/query.h"
+#include "util/text.h"
 #include "util/timefmt.h"
 #include "util/xalloc.h"
 
@@ -27,6 +29,7 @@
 #define LIMIT_DEFAULT 100
 #define LIMIT_MAX     1000
 #define MAX_TYPES     16
+#define SHOWN_MAX     40 /* bytes of the caller's text quoted in a message */
 
 static const char *const known_types[] = {
     "scale_up",          "scale_down",      "zero_scale",     "cold_start", "scaling_failed",
@@ -40,7 +43,7 @@ typedef struct history_query {
     size_t n_types; /* 0 = every type */
     char types[MAX_TYPES][32];
     bool seen_hours, seen_details, seen_types, seen_limit;
-    char bad[QUERY_NAME_MAX]; /* the parameter at fault */
+    char bad[QUERY_NAME_MAX]; /* the parameter at fault, as valid UTF-8 */
     char message[300];
 } history_query_t;
 
@@ -64,7 +67,8 @@ __attribute__((format(printf, 3, 4))) static int query_fail(history_query_t *q, 
                                                             const char *fmt, ...)
 {
     va_list ap;
-    snprintf(q->bad, sizeof(q->bad), "%s", name);
+    /* The name goes into the JSON answer: a decoded %ff is no UTF-8. */
+    text_quote_utf8(q->bad, sizeof(q->bad), name, strlen(name), sizeof(q->bad) - 1);
     va_start(ap, fmt);
     vsnprintf(q->message, sizeof(q->message), fmt, ap);
     va_end(ap);
@@ -94,12 +98,13 @@ static bool known_type(const char *t)
 
 static int add_type(history_query_t *q, const char *t)
 {
+    char shown[SHOWN_MAX + 4];
     if (!known_type(t))
         return query_fail(q, "event_types",
-                          "'event_types' holds an unknown event type '%.40s'; known: scale_up, "
+                          "'event_types' holds an unknown event type '%s'; known: scale_up, "
                           "scale_down, zero_scale, cold_start, scaling_failed, "
                           "model_load_failed, replica_crashed, config_updated",
-                          t);
+                          text_echo(shown, sizeof(shown), t, SHOWN_MAX));
     for (size_t i = 0; i < q->n_types; i++)
         if (strcmp(q->types[i], t) == 0)
             return 0;
@@ -130,26 +135,34 @@ static int parse_types(history_query_t *q, const char *v)
         json_decref(arr);
         return rc;
     }
+    /* Every item counts, the empty ones too: "scale_up,,zero_scale" and
+     * "scale_up," are refused like a lone ",". */
     char copy[QUERY_VALUE_MAX];
     snprintf(copy, sizeof(copy), "%s", v);
-    char *save = NULL;
-    size_t found = 0;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    for (char *t = copy;;) {
+        char *comma = strchr(t, ',');
+        if (comma)
+            *comma = '\0';
         while (*t == ' ')
             t++;
         size_t len = strlen(t);
         while (len && t[len - 1] == ' ')
             t[--len] = '\0';
-        if (!len || add_type(q, t) < 0)
-            return q->bad[0] ? -1 : query_fail(q, "event_types", "%s", shape);
-        found++;
+        if (!len)
+            return query_fail(q, "event_types",
+                              "'event_types' has an empty item; %s (no empty items)", shape);
+        if (add_type(q, t) < 0)
+            return -1;
+        if (!comma)
+            return 0;
+        t = comma + 1;
     }
-    return found ? 0 : query_fail(q, "event_types", "%s", shape);
 }
 
 static int take_param(const char *name, const char *value, void *ctx)
 {
     history_query_t *q = ctx;
+    char shown[SHOWN_MAX + 4];
     bool *seen = strcmp(name, "hours") == 0             ? &q->seen_hours
                  : strcmp(name, "include_details") == 0 ? &q->seen_details
                  : strcmp(name, "event_types") == 0     ? &q->seen_types
@@ -157,11 +170,11 @@ static int take_param(const char *name, const char *value, void *ctx)
                                                         : NULL;
     if (!seen)
         return query_fail(q, name,
-                          "unknown query parameter '%.40s'; known: hours, include_details, "
+                          "unknown query parameter '%s'; known: hours, include_details, "
                           "event_types, limit",
-                          name);
+                          text_echo(shown, sizeof(shown), name, SHOWN_MAX));
     if (*seen)
-        return query_fail(q, name, "query parameter '%.40s' is given more than once", name);
+        return query_fail(q, name, "query parameter '%s' is given more than once", name);
     *seen = true;
     if (seen == &q->seen_hours && parse_long(value, 1, HOURS_MAX, &q->hours) < 0)
         return query_fail(q, name, "'hours' must be an integer between 1 and %d", HOURS_MAX);
@@ -183,13 +196,31 @@ static int take_param(const char *name, const char *value, void *ctx)
 
 static int parse_query(http_request_t *req, history_query_t *q)
 {
-    char bad[QUERY_NAME_MAX];
+    query_problem_t problem;
+    char shown[SHOWN_MAX + 4];
     memset(q, 0, sizeof(*q));
     q->hours = HOURS_DEFAULT;
     q->limit = LIMIT_DEFAULT;
-    int rc = query_each(http_request_query(req), take_param, q, bad, sizeof(bad));
-    if (rc == -1 && !q->bad[0])
-        query_fail(q, bad, "query parameter '%.40s' is not validly percent-encoded", bad);
+    int rc = query_each(http_request_query(req), take_param, q, &problem);
+    const char *name = text_echo(shown, sizeof(shown), problem.name, SHOWN_MAX);
+    switch (problem.kind) {
+    case QUERY_OK:
+        break; /* take_param said what was wrong, if anything */
+    case QUERY_BAD_ENCODING:
+        query_fail(q, problem.name, "query parameter '%s' is not validly percent-encoded", name);
+        break;
+    case QUERY_EMPTY_NAME:
+        query_fail(q, "", "a query parameter has an empty name ('=' with no name before it)");
+        break;
+    case QUERY_NAME_TOO_LONG:
+        query_fail(q, problem.name, "query parameter name '%s' is longer than %d bytes", name,
+                   QUERY_NAME_MAX - 1);
+        break;
+    case QUERY_VALUE_TOO_LONG:
+        query_fail(q, problem.name, "the value of query parameter '%s' is longer than %d bytes",
+                   name, QUERY_VALUE_MAX - 1);
+        break;
+    }
     return rc == 0 ? 0 : -1;
 }
 
@@ -285,7 +316,9 @@ static void history_run(uv_work_t *w)
     int64_t until_min = (int64_t)floor(job->until / 60.0) + 1;
 
     job->status = 500;
-    if (store_open(job->data_dir, &s, err, sizeof(err)) < 0)
+    /* Read-only: a writer's open would migrate, taking the write lock
+     * from the thread pool at every request. */
+    if (store_open_reader(job->data_dir, &s, err, sizeof(err)) < 0)
         goto done;
     all = store_list_events(s, job->since, NULL, -1);
     if (!all || store_traffic_hours(s, since_min, until_min, NULL, &hours, &n_hours) < 0 ||

@@ -3,6 +3,8 @@
  * {"success": false, "error": "invalid_request",
  *  "message": "field 'target_replicas' must be an integer between 0 and 10"}. */
 #include "api/request.h"
+#include "util/log.h"
+#include "util/text.h"
 #include "util/timefmt.h"
 #include "util/xalloc.h"
 
@@ -17,9 +19,19 @@ void api_reply_json(http_request_t *req, int status, json_t *body)
 {
     /* Nine significant digits keep a millisecond figure to the nanosecond
      * without printing binary noise. */
-    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    bool built = body != NULL;
+    char *text = built ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(body);
     if (!text) {
+        /* A bug (a string that is not UTF-8, or out of memory) turned the
+         * intended answer into a 500: the log has to say so. */
+        char path[80];
+        log_error("api",
+                  "could not serialise the answer; sent 500 instead method=%s path=%s "
+                  "intended_status=%d reason=%s",
+                  http_request_method(req),
+                  text_echo(path, sizeof(path), http_request_path(req), 64), status,
+                  built ? "json_dumps failed" : "the answer was never built");
         http_respond_error(req, 500, "internal_error", "could not serialise the answer", NULL);
         return;
     }
@@ -56,8 +68,10 @@ json_t *api_read_object(http_request_t *req)
 {
     const char *ct = http_request_header(req, "Content-Type");
     if (!is_json_content_type(ct)) {
+        char shown[68];
         api_reply_error(req, 415, "unsupported_media_type",
-                        "the request body must be application/json (got '%s')", ct);
+                        "the request body must be application/json (got '%s')",
+                        text_echo(shown, sizeof(shown), ct, 64));
         return NULL;
     }
     size_t len;
@@ -91,7 +105,9 @@ int api_reject_unknown_fields(http_request_t *req, const json_t *obj, const char
         for (size_t i = 0; known[i] && !found; i++)
             found = strcmp(key, known[i]) == 0;
         if (!found) {
-            api_reply_error(req, 400, "invalid_request", "unknown field '%s'", key);
+            char shown[68];
+            api_reply_error(req, 400, "invalid_request", "unknown field '%s'",
+                            text_echo(shown, sizeof(shown), key, 64));
             return -1;
         }
     }

@@ -9,11 +9,14 @@
  * autoscaler does not undo it at the next tick.
  */
 #include "autoscaler/internal.h"
+#include "util/text.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#define SHOWN_MAX 64 /* bytes of a caller's name quoted in a message */
 
 typedef struct plan {
     pool_t *pool;
@@ -76,11 +79,26 @@ static int collect_models(autoscaler_t *a, const scale_request_t *req, const act
                  "field 'models' must name at least one model (or be left out)");
             return -1;
         }
+        /* Named twice, a model would get two events and have its new
+         * replicas admitted against memory twice. */
+        for (size_t i = 1; i < req->n_models; i++) {
+            for (size_t j = 0; j < i; j++) {
+                if (strcmp(req->models[j], req->models[i]) == 0) {
+                    char shown[SHOWN_MAX + 4];
+                    fail(status, body, 400, "invalid_request",
+                         "field 'models': '%s' is named twice",
+                         text_echo(shown, sizeof(shown), req->models[i], SHOWN_MAX));
+                    return -1;
+                }
+            }
+        }
         for (size_t i = 0; i < req->n_models && *n < OP_MAX_MODELS; i++) {
             pool_t *pool = dispatch_find_pool(a->dispatch, req->models[i]);
             if (!pool) {
+                char shown[SHOWN_MAX + 4];
                 fail(status, body, 404, "model_not_found",
-                     "model '%s' is not configured (GET /models lists the models)", req->models[i]);
+                     "model '%s' is not configured (GET /models lists the models)",
+                     text_echo(shown, sizeof(shown), req->models[i], SHOWN_MAX));
                 return -1;
             }
             plans[(*n)++] = (plan_t){.pool = pool, .state = autoscaler_model_state(a, pool)};
@@ -108,9 +126,11 @@ static int default_target(const scale_request_t *req, int current)
 {
     if (strcmp(req->action, "zero_scale") == 0 || strcmp(req->action, "unload_model") == 0)
         return 0;
-    /* load_model brings a model to at least its target: it never shrinks. */
-    if (strcmp(req->action, "load_model") == 0 && req->target_replicas >= 0)
-        return req->target_replicas > current ? req->target_replicas : current;
+    /* A given target is the count asked for, for load_model too (FIELDS.md:
+     * "to at least 1 (or target_replicas)"): one below the current count
+     * shrinks the model, and 0 is refused by check_target. Raising it to
+     * the current count instead answered "completed" for a count nobody
+     * asked for. */
     if (req->target_replicas >= 0)
         return req->target_replicas;
     if (strcmp(req->action, "scale_up") == 0)
@@ -309,10 +329,11 @@ void autoscaler_scale(autoscaler_t *a, const scale_request_t *req, int *status, 
 {
     const action_rule_t *rule = find_rule(req->action);
     if (!rule) {
+        char shown[SHOWN_MAX + 4];
         fail(status, body, 400, "invalid_request",
              "field 'action' must be one of scale_up, scale_down, zero_scale, load_model, "
              "unload_model (got '%s')",
-             req->action);
+             text_echo(shown, sizeof(shown), req->action, SHOWN_MAX));
         return;
     }
     plan_t plans[OP_MAX_MODELS];

@@ -20,8 +20,10 @@
  */
 #include "config/config.h"
 #include "backends/backend.h"
+#include "util/text.h"
 #include "util/xalloc.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -346,6 +348,16 @@ static const char default_config_text[] =
     "  \"min_replicas\": 0, \"max_replicas\": 3, \"initial_replicas\": 0}"
     "]}";
 
+/* An unknown key as it appears in a field path: valid UTF-8 of at most
+ * KEY_SHOWN_MAX bytes, "..." when cut (a key is the caller's text and ends
+ * up in JSON answers). */
+#define KEY_SHOWN_MAX 64
+
+static const char *key_shown(const char *key, char *buf, size_t len)
+{
+    return text_echo(buf, len, key, KEY_SHOWN_MAX);
+}
+
 static int fail(parse_ctx_t *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -418,8 +430,10 @@ static const char *got_suffix(const json_t *v, got_style_t style, char *buf, siz
     if (!v || style == GOT_NONE) {
         buf[0] = '\0';
     } else if (style == GOT_QUOTED && json_is_string(v)) {
+        char shown[48 + 1];
         size_t n = json_string_length(v);
-        snprintf(buf, len, " (got \"%.48s%s\")", json_string_value(v), n > 48 ? "..." : "");
+        size_t taken = text_quote_utf8(shown, sizeof(shown), json_string_value(v), n, 48);
+        snprintf(buf, len, " (got \"%s%s\")", shown, taken < n ? "..." : "");
     } else {
         snprintf(buf, len, " (got %s)", describe_value(v, what, sizeof(what)));
     }
@@ -447,10 +461,11 @@ static int check_model_name(const char *s, char *msg, size_t msglen)
              ch == '_' || ch == '.' || ch == '-';
     }
     if (!ok) {
+        char shown[CONFIG_NAME_MAX + 4];
         snprintf(msg, msglen,
                  "must be 1 to %d characters from A-Z, a-z, 0-9, '_', '.', '-', not starting "
-                 "with '.' (got \"%.*s%s\")",
-                 CONFIG_NAME_MAX - 1, CONFIG_NAME_MAX, s, n > CONFIG_NAME_MAX ? "..." : "");
+                 "with '.' (got \"%s\")",
+                 CONFIG_NAME_MAX - 1, text_echo(shown, sizeof(shown), s, CONFIG_NAME_MAX));
         return -1;
     }
     return 0;
@@ -470,7 +485,9 @@ static int check_backend_name(const char *s, char *msg, size_t msglen)
             break;
         used += (size_t)w;
     }
-    snprintf(msg, msglen, "unknown backend \"%.*s\" (known: %s)", CONFIG_NAME_MAX, s, known);
+    char shown[CONFIG_NAME_MAX + 4];
+    snprintf(msg, msglen, "unknown backend \"%s\" (known: %s)",
+             text_echo(shown, sizeof(shown), s, CONFIG_NAME_MAX), known);
     return -1;
 }
 
@@ -507,6 +524,76 @@ int config_check_metric_name(const char *s, size_t len, char *msg, size_t msglen
 static int check_metric_name(const char *s, char *msg, size_t msglen)
 {
     return config_check_metric_name(s, strlen(s), msg, msglen);
+}
+
+/* An IPv6 address as inet_pton reads it (no zone: a receiver is not
+ * reached through a link-local interface name). */
+static int check_ipv6(const char *s, size_t n)
+{
+    char text[INET6_ADDRSTRLEN];
+    struct in6_addr addr;
+    if (n == 0 || n >= sizeof(text))
+        return -1;
+    memcpy(text, s, n);
+    text[n] = '\0';
+    return inet_pton(AF_INET6, text, &addr) == 1 ? 0 : -1;
+}
+
+/* A DNS name as RFC 1123 allows it (labels of letters, digits and '-',
+ * 1-63 characters, not starting or ending with '-'; at most 253 characters
+ * in all, one trailing dot allowed), or an IPv4 address: a name of only
+ * digits and dots is one, and must be valid (the resolver would read
+ * 999.999.999.999 or 10.1 in its own ways). */
+static int check_host_name(const char *host, size_t n, value_problem_t *vp)
+{
+    bool numeric = n > 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_alnum(host[i]) && host[i] != '.' && host[i] != '-') {
+            snprintf(vp->message, sizeof(vp->message),
+                     "must have a host name of letters, digits, '.' and '-' after http://");
+            return -1;
+        }
+        numeric = numeric && (host[i] == '.' || (host[i] >= '0' && host[i] <= '9'));
+    }
+    if (n == 0) {
+        snprintf(vp->message, sizeof(vp->message), "must name a host after http://");
+        return -1;
+    }
+    if (numeric) {
+        char text[INET_ADDRSTRLEN];
+        struct in_addr addr;
+        bool ok = n < sizeof(text);
+        if (ok) {
+            memcpy(text, host, n);
+            text[n] = '\0';
+            ok = inet_pton(AF_INET, text, &addr) == 1;
+        }
+        if (!ok) {
+            snprintf(vp->message, sizeof(vp->message),
+                     "must have a valid IPv4 address (four numbers 0-255 separated by '.') "
+                     "after http://: a host of digits and dots is read as one");
+            return -1;
+        }
+        return 0;
+    }
+    size_t name_len = host[n - 1] == '.' ? n - 1 : n; /* "example.com." is fully qualified */
+    if (name_len > 253) {
+        snprintf(vp->message, sizeof(vp->message),
+                 "must have a host name of at most 253 characters (got %zu)", name_len);
+        return -1;
+    }
+    for (size_t start = 0; start <= name_len;) {
+        const char *dot = memchr(host + start, '.', name_len - start);
+        size_t label = dot ? (size_t)(dot - host) - start : name_len - start;
+        if (label < 1 || label > 63 || host[start] == '-' || host[start + label - 1] == '-') {
+            snprintf(vp->message, sizeof(vp->message),
+                     "must have a host name whose dot-separated labels are 1 to 63 letters, "
+                     "digits and '-', not starting or ending with '-'");
+            return -1;
+        }
+        start += label + 1;
+    }
+    return 0;
 }
 
 /* The webhook sender speaks plain HTTP/1.1 from the event loop, so only
@@ -551,10 +638,7 @@ static int check_http_url(const char *s, size_t n, size_t size, value_problem_t 
     }
     if (host[0] == '[') {
         const char *close = memchr(host, ']', authority);
-        bool ok = close && close > host + 1;
-        for (const char *p = host + 1; ok && p < close; p++)
-            ok = is_alnum(*p) || *p == ':' || *p == '.';
-        if (!ok) {
+        if (!close || check_ipv6(host + 1, (size_t)(close - host) - 1) < 0) {
             snprintf(vp->message, sizeof(vp->message),
                      "must have a valid bracketed IPv6 address after http://");
             return -1;
@@ -564,16 +648,8 @@ static int check_http_url(const char *s, size_t n, size_t size, value_problem_t 
         host_len = strcspn(host, ":/?#");
         if (host_len > authority)
             host_len = authority;
-        bool ok = host_len > 0 && host[0] != '.' && host[0] != '-';
-        for (size_t i = 0; ok && i < host_len; i++)
-            ok = is_alnum(host[i]) || host[i] == '.' || host[i] == '-';
-        if (!ok) {
-            snprintf(vp->message, sizeof(vp->message),
-                     host_len ? "must have a host name of letters, digits, '.' and '-' after "
-                                "http://"
-                              : "must name a host after http://");
+        if (check_host_name(host, host_len, vp) < 0)
             return -1;
-        }
     }
     if (host_len < authority) {
         /* What follows the host inside the authority can only be a port. */
@@ -790,7 +866,7 @@ static void list_autoscaler_keys(const char *section, const char *sep, char *buf
 static int parse_object(parse_ctx_t *c, const char *prefix, const json_t *obj,
                         const field_t *fields, size_t n_fields, void *base)
 {
-    char path[128];
+    char path[128], shown[KEY_SHOWN_MAX + 4];
     const char *key;
     json_t *v;
 
@@ -809,7 +885,7 @@ static int parse_object(parse_ctx_t *c, const char *prefix, const json_t *obj,
                 break;
             used += (size_t)w;
         }
-        snprintf(path, sizeof(path), "%s.%.64s", prefix, key);
+        snprintf(path, sizeof(path), "%s.%s", prefix, key_shown(key, shown, sizeof(shown)));
         return fail(c, path, "unknown field (expected one of: %s)", expected);
     }
 
@@ -912,13 +988,11 @@ typedef struct merge_ctx {
 } merge_ctx_t;
 
 /* Copies what fits; a message cut short is better than none. */
+/* A message or path cut to its buffer; never in the middle of a character
+ * of the caller's text that it quotes. */
 static void copy_text(char *dst, size_t size, const char *src)
 {
-    size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
+    text_quote_utf8(dst, size, src, strlen(src), size - 1);
 }
 
 static void add_problem(merge_ctx_t *mc, const char *field, const json_t *value,
@@ -1177,7 +1251,7 @@ static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
                             autoscaler_config_t *out, merge_ctx_t *mc)
 {
     autoscaler_config_t tmp = *base;
-    char path[96], keys[256], msg[320];
+    char path[96], keys[256], msg[320], shown[KEY_SHOWN_MAX + 4];
     const char *key, *key2;
     json_t *v, *v2;
 
@@ -1193,7 +1267,7 @@ static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
             check_leaf(mc, i, v, &tmp);
             continue;
         }
-        snprintf(path, sizeof(path), "%.64s", key);
+        snprintf(path, sizeof(path), "%s", key_shown(key, shown, sizeof(shown)));
         if (!is_section(key)) {
             list_autoscaler_keys(NULL, "|", keys, sizeof(keys));
             list_autoscaler_keys(NULL, ", ", msg, sizeof(msg));
@@ -1210,7 +1284,7 @@ static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
                 check_leaf(mc, i, v2, &tmp);
                 continue;
             }
-            snprintf(path, sizeof(path), "%s.%.64s", key, key2);
+            snprintf(path, sizeof(path), "%s.%s", key, key_shown(key2, shown, sizeof(shown)));
             list_autoscaler_keys(key, "|", keys, sizeof(keys));
             list_autoscaler_keys(key, ", ", msg, sizeof(msg));
             add_problem(mc, path, v2, keys, GOT_NONE, "unknown field (expected one of: %s)", msg);
@@ -1349,7 +1423,7 @@ int config_from_json(const json_t *root, const char *origin, inferd_config_t **o
     parse_ctx_t c = {.origin = origin ? origin : "configuration", .err = err, .errlen = errlen};
     inferd_config_t *cfg = xcalloc(1, sizeof(*cfg));
     const json_t *server, *autoscaler, *models;
-    char got[64], path[128];
+    char got[64], path[128], shown[KEY_SHOWN_MAX + 4];
     const char *key;
     json_t *v;
 
@@ -1366,7 +1440,7 @@ int config_from_json(const json_t *root, const char *origin, inferd_config_t **o
     json_object_foreach ((json_t *)root, key, v) {
         if (strcmp(key, "server") != 0 && strcmp(key, "autoscaler") != 0 &&
             strcmp(key, "models") != 0) {
-            snprintf(path, sizeof(path), "%.64s", key);
+            snprintf(path, sizeof(path), "%s", key_shown(key, shown, sizeof(shown)));
             fail(&c, path, "unknown field (expected one of: server, autoscaler, models)");
             goto fail;
         }

@@ -13,6 +13,14 @@
  *
  * The answer is read only as far as its status line: the request says
  * "Connection: close" and the receiver's body is of no interest.
+ *
+ * A host-name lookup runs getaddrinfo on libuv's thread pool, which shares
+ * its few threads with the file system and the history queries, and it
+ * cannot be stopped once it runs: a hung resolver holds its thread past
+ * the attempt's deadline. So at most one lookup of the notifier is ever in
+ * flight (lookup_running, cleared by its callback whoever owns the conn by
+ * then); an attempt that would start a second fails at once instead. IP
+ * addresses are never looked up.
  */
 #include "notify/webhook.h"
 #include "util/log.h"
@@ -52,13 +60,15 @@ struct webhook {
     json_t *current;       /* the event being sent (owned), or NULL */
     int attempts;          /* made for current */
     conn_t *conn;          /* the attempt under way, or NULL */
+    bool lookup_running;   /* a getaddrinfo of ours has not called back yet */
     webhook_stats_t stats;
     drop_log_t drop_log[DROP_REASONS];
 };
 
 /* One attempt's connection; owned by itself once detached (w == NULL). */
 struct conn {
-    webhook_t *w; /* NULL once the attempt is over */
+    webhook_t *w;        /* NULL once the attempt is over */
+    webhook_t *notifier; /* never NULL: a lookup's callback runs before webhook_free */
     uv_getaddrinfo_t resolve;
     uv_tcp_t tcp;
     uv_connect_t connect;
@@ -417,6 +427,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     conn_t *c = req->data;
     c->resolving = false;
+    c->notifier->lookup_running = false;
     if (!c->w) {
         uv_freeaddrinfo(res);
         free_conn(c);
@@ -482,6 +493,7 @@ static void start_attempt(webhook_t *w)
     w->attempts++;
     conn_t *c = xcalloc(1, sizeof(*c));
     c->w = w;
+    c->notifier = w;
     c->request = build_request(w, &u, &c->request_len);
     w->conn = c;
     schedule(w, WEBHOOK_TIMEOUT_MS);
@@ -502,7 +514,12 @@ static void start_attempt(webhook_t *w)
             attempt_failed(w, "not a valid IPv6 address", NULL);
         return;
     }
-    /* A host name: looked up on libuv's thread pool, not on the loop. */
+    /* A host name: looked up on libuv's thread pool, not on the loop, and
+     * never two at once (see the top of the file). */
+    if (w->lookup_running) {
+        attempt_failed(w, "a host-name lookup is still running", NULL);
+        return;
+    }
     char service[8];
     snprintf(service, sizeof(service), "%d", u.port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -510,10 +527,12 @@ static void start_attempt(webhook_t *w)
                              .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
     c->resolve.data = c;
     int rc = uv_getaddrinfo(w->loop, &c->resolve, on_resolved, u.host, service, &hints);
-    if (rc < 0)
+    if (rc < 0) {
         attempt_failed(w, "resolve", uv_strerror(rc));
-    else
+    } else {
         c->resolving = true;
+        w->lookup_running = true;
+    }
 }
 
 static void on_timer(uv_timer_t *timer)

@@ -15,6 +15,13 @@
  * dropped and counted. Everything runs on the loop without waiting, so a
  * dead or stuck receiver never slows the server.
  *
+ * An IP address in the URL is connected to as it is; a host name is looked
+ * up (getaddrinfo on libuv's thread pool) at each attempt, and at most one
+ * such lookup is ever in flight: a hung resolver keeps its pool thread past
+ * the attempt's deadline, so while the previous lookup has not returned,
+ * an attempt fails at once ("a host-name lookup is still running") and
+ * counts as a failed attempt, retried after the usual pause.
+ *
  * Both settings are read from the live configuration when an event arrives
  * and again before each attempt, so a change applies to the next delivery.
  */

@@ -778,11 +778,11 @@ static int prepare_all(store_t *s)
     return list_statement(s, 0, &owned) ? 0 : -1;
 }
 
-int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
+/* The connection of store_open or store_open_reader: the path, the file
+ * opened with flags, extended codes and the busy timeout. */
+static int open_connection(const char *data_dir, int flags, store_t **out, char *err, size_t errlen)
 {
     store_t *s = NULL;
-    sqlite3_stmt *st = NULL;
-    const char *mode;
     buf_t path = BUF_INIT;
     int rc;
 
@@ -798,7 +798,7 @@ int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
     s = xcalloc(1, sizeof(*s));
     s->path = buf_steal(&path, NULL);
     s->data_dir = xstrdup(data_dir);
-    rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", s->path,
                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -806,6 +806,24 @@ int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    *out = s;
+    return 0;
+
+fail:
+    buf_free(&path);
+    store_close(s);
+    return -1;
+}
+
+int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
+{
+    store_t *s = NULL;
+    sqlite3_stmt *st = NULL;
+    const char *mode;
+
+    *out = NULL;
+    if (open_connection(data_dir, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &s, err, errlen) < 0)
+        goto fail;
     /* A file the OS will not let us write opens read-only without a word;
      * better to say so now than at the first event. */
     if (sqlite3_db_readonly(s->db, "main") == 1) {
@@ -843,7 +861,47 @@ int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
 fail:
     log_error(MOD, "%s", err);
     sqlite3_finalize(st);
-    buf_free(&path);
+    store_close(s);
+    return -1;
+}
+
+int store_open_reader(const char *data_dir, store_t **out, char *err, size_t errlen)
+{
+    store_t *s = NULL;
+    int version;
+
+    *out = NULL;
+    if (open_connection(data_dir, SQLITE_OPEN_READONLY, &s, err, errlen) < 0)
+        goto fail;
+    /* No migration (it takes the write lock): the schema must be the one
+     * the writer of this build left. The file is WAL already, which the
+     * writer set for good; a reader has no say in it. */
+    version = read_user_version(s->db);
+    if (version != N_MIGRATIONS) {
+        if (version < 0)
+            snprintf(err, errlen, "cannot read the schema version of %s: %s", s->path,
+                     sqlite3_errmsg(s->db));
+        else if (version > N_MIGRATIONS)
+            snprintf(err, errlen,
+                     "%s has schema version %d, newer than this inferd understands (%d)", s->path,
+                     version, N_MIGRATIONS);
+        else
+            snprintf(err, errlen,
+                     "cannot read %s: its schema version is %d, this inferd reads %d (the "
+                     "server's own connection migrates it when it opens)",
+                     s->path, version, N_MIGRATIONS);
+        goto fail;
+    }
+    if (prepare_all(s) < 0) {
+        snprintf(err, errlen, "cannot prepare statements for %s: %s", s->path,
+                 sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    *out = s;
+    return 0;
+
+fail:
+    log_error(MOD, "%s", err);
     store_close(s);
     return -1;
 }
@@ -893,25 +951,61 @@ int store_close_pending(store_t *s, const char *reason)
     return changed;
 }
 
+/* Saving a version and forgetting the oldest are one transaction: a
+ * crash between them can neither lose the new version nor keep more than
+ * STORE_CONFIG_VERSIONS. Versions are AUTOINCREMENT, so the newest are the
+ * largest even after deletions. */
 int64_t store_save_config(store_t *s, double timestamp, const json_t *doc)
 {
-    static const char sql[] = "INSERT INTO config (ts, doc) VALUES (?1, ?2)";
+    static const char insert_sql[] = "INSERT INTO config (ts, doc) VALUES (?1, ?2)";
+    static const char prune_sql[] = "DELETE FROM config WHERE version NOT IN "
+                                    "(SELECT version FROM config ORDER BY version DESC LIMIT ?1)";
+    sqlite3_stmt *insert = NULL, *prune = NULL;
+    int64_t version = -1;
+    char *text = NULL;
+    int rc;
+
     if (!s || !json_is_object(doc))
         return -1;
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    sqlite3_stmt *st = NULL;
-    int rc = text ? sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text) {
+        log_error(MOD, "cannot save the configuration: out of memory");
+        return -1;
+    }
+    rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_double(st, 1, timestamp);
+        rc = sqlite3_prepare_v2(s->db, insert_sql, -1, &insert, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        rc = sqlite3_bind_double(insert, 1, timestamp);
     if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        log_error(MOD, "cannot save the configuration: %s", sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
+        rc = sqlite3_bind_text(insert, 2, text, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(insert) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    if (rc != SQLITE_OK)
+        goto fail;
+    version = (int64_t)sqlite3_last_insert_rowid(s->db);
+    rc = sqlite3_prepare_v2(s->db, prune_sql, -1, &prune, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(prune, 1, STORE_CONFIG_VERSIONS);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(prune) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto fail;
+    sqlite3_finalize(insert);
+    sqlite3_finalize(prune);
     free(text);
-    return rc == SQLITE_DONE ? (int64_t)sqlite3_last_insert_rowid(s->db) : -1;
+    return version;
+
+fail:
+    log_error(MOD, "cannot save the configuration: %s file=%s", sqlite3_errmsg(s->db), s->path);
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(insert);
+    sqlite3_finalize(prune);
+    free(text);
+    return -1;
 }
 
 json_t *store_load_config(store_t *s)

@@ -7,7 +7,7 @@
  *
  * A second store_t opened on the same directory (from another thread, for
  * a long query or the pruning) is a separate connection: WAL lets it read
- * while the loop writes.
+ * while the loop writes. Readers open it with store_open_reader.
  *
  * Table events: one row per scaling event (scale_up, scale_down,
  * zero_scale, cold_start, scaling_failed, model_load_failed,
@@ -28,6 +28,14 @@ typedef struct store store_t;
  * writable (creating it is the caller's job). An older file is migrated;
  * a file from a newer inferd is refused. The caller frees with store_close. */
 int store_open(const char *data_dir, store_t **out, char *err, size_t errlen);
+
+/* A read-only connection to DATA_DIR/inferd.db for a reader on another
+ * thread (GET /autoscaler/history): no migration and no write lock taken,
+ * so it never waits for (or holds up) the loop's writes beyond the busy
+ * timeout; WAL lets it read while the writer writes. The file must exist
+ * with this build's schema (store_open made it so); otherwise -1 with a
+ * sentence in err. Every write through it fails. Freed with store_close. */
+int store_open_reader(const char *data_dir, store_t **out, char *err, size_t errlen);
 void store_close(store_t *s);
 
 /* The directory it was opened in, for a second connection. */
@@ -69,10 +77,13 @@ int store_close_pending(store_t *s, const char *reason);
 
 /* The live autoscaler configuration: each accepted change is saved whole,
  * as a new version; loading returns the newest (a new reference), or NULL
- * when none was saved. Resetting forgets every saved version, so the
- * configuration file applies again at the next start. Saving returns the
- * new version's number (versions are never reused, not even after a
- * reset), or -1 on error. */
+ * when none was saved. Only the newest STORE_CONFIG_VERSIONS are kept: a
+ * save deletes older ones in its own transaction. Resetting forgets every
+ * saved version, so the configuration file applies again at the next
+ * start. Saving returns the new version's number (versions are never
+ * reused, not even after a deletion or a reset), or -1 on error. */
+#define STORE_CONFIG_VERSIONS 100
+
 int64_t store_save_config(store_t *s, double timestamp, const json_t *doc);
 json_t *store_load_config(store_t *s);
 int store_reset_config(store_t *s);

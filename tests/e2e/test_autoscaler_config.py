@@ -64,6 +64,30 @@ class AutoscalerConfigTest(ServerTestCase):
         self.assertEqual(r.status, 400, r.body)
         self.assertEqual(self.config(srv), before, "a refused document changed the configuration")
 
+    def test_unknown_keys_are_named_whole_characters_never_a_500(self):
+        # Keys past the 64 bytes a path quotes, whose cut would fall inside
+        # a character: the path stops before it (with "..."), and the
+        # answer is the 400 it should be, not a 500 jansson refused.
+        srv = self.start_server(autoscaler=self.AUTOSCALER)
+        before = self.config(srv)
+        cases = [
+            ({"a" + "\u00e9" * 32: 1}, "a" + "\u00e9" * 31 + "..."),
+            ({"a" * 63 + "\u00e9": 1}, "a" * 63 + "..."),
+            ({"replicas": {"a" * 63 + "\u20ac": 1}}, "replicas." + "a" * 63 + "..."),
+            ({"\u00e9t\u00e9": 1}, "\u00e9t\u00e9"),
+        ]
+        for body, field in cases:
+            with self.subTest(field=field):
+                r = srv.post("/autoscaler/config", body)
+                self.assertEqual(r.status, 400, r.body)
+                doc = r.json()
+                self.assertEqual(doc["error"], "invalid_configuration", doc)
+                self.assertEqual(doc["invalid_fields"], [field], doc)
+                self.assertIn(field, doc["provided_values"])
+                self.assertIn(field, doc["message"])
+        self.assertEqual(self.config(srv), before)
+        self.assertNotIn("could not serialise", srv.read_log())
+
     def test_an_accepted_change_survives_a_restart_and_is_an_event(self):
         first = self.start_server(autoscaler=self.AUTOSCALER)
         r = first.post("/autoscaler/config", {"thresholds": {"queue_length_threshold": 33}})

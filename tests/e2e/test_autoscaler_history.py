@@ -89,11 +89,26 @@ class HistoryQueryValidationTest(ServerTestCase):
             ("hours=%zz", "hours"),
             ("hours=1%2", "hours"),
             ("limit=1&event_types=scale_up%", "event_types"),
+            # An empty name is named as such, not as a percent-encoding error.
+            ("=1", "", "empty name"),
+            ("hours=1&=", "", "empty name"),
+            # Over the length limits: too long, naming the parameter.
+            ("a" * 64 + "=1", "a" * 63, ["a" * 40 + "...", "longer than 63 bytes"]),
+            ("hours=" + "1" * 1024, "hours", ["'hours'", "longer than 1023 bytes"]),
+            ("event_types=" + "a" * 1024, "event_types", "longer than 1023 bytes"),
+            ("hours=%zz", "hours", "percent-encoded"),
+            # Empty items of a comma list are refused wherever they are.
+            ("event_types=scale_up,,zero_scale", "event_types", "empty item"),
+            ("event_types=scale_up,", "event_types", "empty item"),
+            ("event_types=,scale_up", "event_types", "empty item"),
+            ("event_types=" + quoted("scale_up, ,zero_scale"), "event_types", "empty item"),
+            ("event_types=", "event_types"),
         ]
-        for query, parameter in cases:
-            with self.subTest(query=query):
+        for query, parameter, *mentions in cases:
+            with self.subTest(query=query[:80]):
                 r = srv.get("/autoscaler/history?" + query)
-                doc = self.assertError(r, 400, "invalid_parameter", parameter)
+                doc = self.assertError(r, 400, "invalid_parameter",
+                                       mentions[0] if mentions else parameter)
                 self.assertEqual(doc.get("parameter"), parameter, doc)
 
         # Nothing changed: the configuration is as it was, no event was
@@ -101,11 +116,46 @@ class HistoryQueryValidationTest(ServerTestCase):
         self.assertEqual(srv.get("/autoscaler/config").json(), config_before)
         for query in ["", "hours=1", "hours=720", "limit=1", "limit=1000", "include_details=1",
                       "include_details=False", "event_types=" + quoted('["scale_up"]'),
-                      "event_types=scale_up,zero_scale"]:
+                      "event_types=scale_up,zero_scale",
+                      "event_types=" + quoted(" scale_up , zero_scale "),
+                      "hours=" + "0" * 1021 + "24"]:
             with self.subTest(valid=query):
                 doc = history(srv, query)
                 self.assertEqual(doc["summary"]["total_events"], 0, doc)
                 self.assertEqual(doc["events"], [], doc)
+        self.assertServing(srv)
+
+
+class HistoryQueryTextTest(ServerTestCase):
+    MODELS = [PINNED]
+
+    def test_bytes_that_are_not_utf8_answer_400_naming_the_parameter(self):
+        # Percent-decoding can give bytes that are not UTF-8, and a quote cut
+        # at a byte count can end inside a character: both once made the
+        # answer unserialisable (500). The name comes back as valid UTF-8,
+        # a bad byte as U+FFFD.
+        srv = self.start_server(autoscaler=QUIET)
+        name41 = "a" * 39 + "\u00e9"
+        cases = [
+            ("%ff=1", "\ufffd", "\ufffd"),
+            ("foo%ff=1", "foo\ufffd", "foo\ufffd"),
+            ("event_types=scale_up,%c3", "event_types", "\ufffd"),
+            ("a" * 39 + "%C3%A9=1", name41, "a" * 39 + "..."),
+            ("%e2%82=1", "\ufffd\ufffd", "\ufffd\ufffd"),
+            ("%ed%a0%80=1", "\ufffd" * 3, "\ufffd" * 3),  # a surrogate
+        ]
+        for query, parameter, shown in cases:
+            with self.subTest(query=query):
+                r = srv.get("/autoscaler/history?" + query)
+                doc = self.assertError(r, 400, "invalid_parameter", shown)
+                self.assertEqual(doc.get("parameter"), parameter, doc)
+        # A raw byte that is not UTF-8 in the request line, not percent-encoded.
+        raw = srv.raw(b"GET /autoscaler/history?x\xff=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Connection: close\r\n\r\n")
+        head, _, body = raw.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 400"), raw)
+        self.assertIs(json.loads(body)["success"], False)
+        self.assertNotIn("could not serialise", srv.read_log())
         self.assertServing(srv)
 
 

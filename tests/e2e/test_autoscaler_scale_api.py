@@ -146,6 +146,35 @@ class ScaleRequestValidationTest(SharedServerTestCase):
         self.assertError(scale(self.server, action="scale_up", models=["el", "nope"],
                                target_replicas=2, override_cooldown=True),
                          404, "model_not_found", "nope")
+        # A long name of multibyte characters is quoted whole characters
+        # only (it once overflowed the message mid-character: a 500).
+        for name in ["\u00e9" * 300, "a" + "\u20ac" * 200]:
+            with self.subTest(model=name[:3]):
+                doc = self.assertError(scale(self.server, action="scale_up", models=[name]),
+                                       404, "model_not_found", name[:21])
+                self.assertIn("...", doc["message"])
+        self.assertError(scale(self.server, action="\u00e9" * 300, models=["el"]), 400,
+                         "invalid_request", "action")
+        self.assertUnchanged()
+
+    def test_a_model_named_twice_is_400_naming_models(self):
+        # Once accepted: two events for one model and its new replicas
+        # admitted against memory twice.
+        for action, target in [("scale_up", 2), ("load_model", 1), ("scale_down", 0),
+                               ("unload_model", None)]:
+            for models in [["el", "el"], ["el", "example", "el"]]:
+                with self.subTest(action=action, models=models):
+                    body = {"action": action, "models": models, "override_cooldown": True}
+                    if target is not None:
+                        body["target_replicas"] = target
+                    doc = self.assertError(scale(self.server, **body), 400, "invalid_request",
+                                           ["models", "'el' is named twice"])
+                    self.assertNotIn("scaling_id", doc)
+        doc = self.assertError(scale(self.server, action="scale_up", models=["nope", "nope"]),
+                               400, "invalid_request", "'nope' is named twice")
+        history = self.server.get("/autoscaler/history?event_types=scale_up,scale_down,"
+                                  "zero_scale,scaling_failed").json()
+        self.assertEqual(history["events"], [], history)
         self.assertUnchanged()
 
     def test_unknown_field_and_bad_bodies_are_400(self):
@@ -202,19 +231,44 @@ class ScaleActionDirectionTest(ServerTestCase):
                                  f"{action} with target_replicas {target} started a replica")
         self.assertServing(srv)
 
-    def test_load_model_never_removes_replicas(self):
+    def test_load_model_to_zero_is_400_naming_target_replicas(self):
         srv, pid = self.start()
-        r = scale(srv, action="load_model", models=["el"], target_replicas=0,
-                  override_cooldown=True)
-        if r.status == 400:
-            self.assertError(r, 400, "invalid_request", "target_replicas")
-        else:
-            self.assertIn(r.status, (200, 202), r.body)
-            self.assertGreaterEqual(r.json()["target_scale"], 1, r.json())
+        for force in [False, True]:
+            with self.subTest(force=force):
+                r = scale(srv, action="load_model", models=["el"], target_replicas=0,
+                          override_cooldown=True, force=force)
+                self.assertError(r, 400, "invalid_request", ["target_replicas", "at least 1"])
         self.assertEqual([x["pid"] for x in srv.model("el")["replicas"]], [pid],
                          "load_model with target_replicas 0 drained the loaded model")
         self.assertTrue(pid_alive(pid))
         self.assertEqual(srv.predict("el", [1]).status, 200)
+
+    def test_load_model_goes_to_the_target_given_as_the_docs_say(self):
+        # docs/api.md: the target is target_replicas, else max(current, 1);
+        # one below the current count shrinks the model (a scale_down event).
+        srv, _ = self.start()
+        r = scale(srv, action="load_model", models=["el"], target_replicas=2,
+                  override_cooldown=True)
+        self.assertEqual(r.status, 202, r.body)
+        self.assertEqual((r.json()["previous_scale"], r.json()["target_scale"]), (1, 2))
+        srv.wait_ready("el", 2)
+        r = scale(srv, action="load_model", models=["el"], target_replicas=1,
+                  override_cooldown=True)
+        self.assertEqual(r.status, 200, r.body)
+        doc = r.json()
+        self.assertEqual((doc["previous_scale"], doc["target_scale"]), (2, 1), doc)
+        self.assertEqual(doc["affected_models"], ["el"], doc)
+        wait_for(lambda: replica_count(srv, "el") == 1, timeout=20,
+                 message="el back to one replica")
+        self.assertEqual(srv.model("el")["desired_replicas"], 1)
+        events = srv.get("/autoscaler/history?event_types=scale_down").json()["events"]
+        self.assertEqual([e["id"] for e in events], [doc["scaling_id"]], events)
+        # Without target_replicas: max(current, 1), so nothing moves.
+        r = scale(srv, action="load_model", models=["el"], override_cooldown=True)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["status"], "completed", r.json())
+        self.assertEqual(r.json()["target_scale"], 1, r.json())
+        self.assertEqual(replica_count(srv, "el"), 1)
 
     def test_scale_up_above_max_replicas_with_force_is_accepted_within_10(self):
         srv, _ = self.start()

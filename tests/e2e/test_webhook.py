@@ -311,7 +311,9 @@ class WebhookTest(ServerTestCase):
         self.enable(srv, rx.url())
         before = self.config(srv)
         for bad in ["https://127.0.0.1:9/hook", "garbage", 123, "", "ftp://h/x",
-                    "http://user@127.0.0.1/x", "http://127.0.0.1:0/x", ["http://h/"]]:
+                    "http://user@127.0.0.1/x", "http://127.0.0.1:0/x", ["http://h/"],
+                    "http://[zz]/x", "http://[1.2.3.4]/", "http://[:::::::::]/",
+                    "http://999.999.999.999/", "http://" + "a" * 64 + ".example/"]:
             with self.subTest(url=bad):
                 r = srv.post("/autoscaler/config", {"advanced": {
                     "scaling_notifications_enabled": True, "external_metrics_webhook": bad}})

@@ -1067,6 +1067,11 @@ static const problem_case_t problem_cases[] = {
 
     /* The webhook. */
 #define WEBHOOK(v) "{'advanced':{'external_metrics_webhook':" v "}}"
+#define A16        "aaaaaaaaaaaaaaaa"
+#define A61        A16 A16 A16 "aaaaaaaaaaaaa"
+#define A62        A61 "a"
+#define A63        A62 "a"
+#define A64        A63 "a"
 #define HOOK_RANGE "null or http://HOST[:PORT][/PATH]"
     PROBLEMS("https webhook", NULL, WEBHOOK("'https://hooks.example.com/x'"),
         {"advanced.external_metrics_webhook", "only http:// URLs are supported", HOOK_RANGE,
@@ -1108,6 +1113,44 @@ static const problem_case_t problem_cases[] = {
          "'http://a_b/'"}),
     PROBLEMS("webhook bad IPv6", NULL, WEBHOOK("'http://[::1/'"),
         {"advanced.external_metrics_webhook", "bracketed IPv6", HOOK_RANGE, "'http://[::1/'"}),
+    /* Bracketed IPv6 as inet_pton reads it; a host of digits and dots is
+     * an IPv4 address and must be a valid one; DNS label and name lengths. */
+    PROBLEMS("webhook IPv6 of letters", NULL, WEBHOOK("'http://[zz]/x'"),
+        {"advanced.external_metrics_webhook", "bracketed IPv6", HOOK_RANGE, "'http://[zz]/x'"}),
+    PROBLEMS("webhook IPv4 in brackets", NULL, WEBHOOK("'http://[1.2.3.4]/'"),
+        {"advanced.external_metrics_webhook", "bracketed IPv6", HOOK_RANGE, "'http://[1.2.3.4]/'"}),
+    PROBLEMS("webhook IPv6 of colons only", NULL, WEBHOOK("'http://[:::::::::]/'"),
+        {"advanced.external_metrics_webhook", "bracketed IPv6", HOOK_RANGE,
+         "'http://[:::::::::]/'"}),
+    PROBLEMS("webhook empty brackets", NULL, WEBHOOK("'http://[]/'"),
+        {"advanced.external_metrics_webhook", "bracketed IPv6", HOOK_RANGE, "'http://[]/'"}),
+    PROBLEMS("webhook IPv6 with a zone", NULL, WEBHOOK("'http://[fe80::1%25eth0]/'"),
+        {"advanced.external_metrics_webhook", "bracketed IPv6", HOOK_RANGE,
+         "'http://[fe80::1%25eth0]/'"}),
+    PROBLEMS("webhook IPv4 out of range", NULL, WEBHOOK("'http://999.999.999.999/'"),
+        {"advanced.external_metrics_webhook", "valid IPv4 address", HOOK_RANGE,
+         "'http://999.999.999.999/'"}),
+    PROBLEMS("webhook IPv4 of three numbers", NULL, WEBHOOK("'http://10.1.2:80/'"),
+        {"advanced.external_metrics_webhook", "valid IPv4 address", HOOK_RANGE,
+         "'http://10.1.2:80/'"}),
+    PROBLEMS("webhook IPv4 with a trailing dot", NULL, WEBHOOK("'http://1.2.3.4./'"),
+        {"advanced.external_metrics_webhook", "valid IPv4 address", HOOK_RANGE,
+         "'http://1.2.3.4./'"}),
+    PROBLEMS("webhook host of one number", NULL, WEBHOOK("'http://12345/'"),
+        {"advanced.external_metrics_webhook", "valid IPv4 address", HOOK_RANGE, "'http://12345/'"}),
+    PROBLEMS("webhook host label of 64", NULL, WEBHOOK("'http://" A64 ".example/'"),
+        {"advanced.external_metrics_webhook", "labels are 1 to 63", HOOK_RANGE,
+         "'http://" A64 ".example/'"}),
+    PROBLEMS("webhook host with an empty label", NULL, WEBHOOK("'http://a..b/'"),
+        {"advanced.external_metrics_webhook", "labels are 1 to 63", HOOK_RANGE, "'http://a..b/'"}),
+    PROBLEMS("webhook host starting with a dot", NULL, WEBHOOK("'http://.a/'"),
+        {"advanced.external_metrics_webhook", "labels are 1 to 63", HOOK_RANGE, "'http://.a/'"}),
+    PROBLEMS("webhook label ending with '-'", NULL, WEBHOOK("'http://a-.b/'"),
+        {"advanced.external_metrics_webhook", "not starting or ending with '-'", HOOK_RANGE,
+         "'http://a-.b/'"}),
+    PROBLEMS("webhook host of 254", NULL, WEBHOOK("'http://" A63 "." A63 "." A63 "." A62 "/'"),
+        {"advanced.external_metrics_webhook", "at most 253 characters (got 254)", HOOK_RANGE,
+         "'http://" A63 "." A63 "." A63 "." A62 "/'"}),
     PROBLEMS("webhook given a number", NULL, WEBHOOK("5"),
         {"advanced.external_metrics_webhook", "must be null or an http:// URL string", HOOK_RANGE, "5"}),
 
@@ -1320,6 +1363,22 @@ static const accept_case_t accept_cases[] = {
         {"advanced.external_metrics_webhook", "http://hooks.example.com?team=ml"}),
     MERGES("webhook IPv6", NULL, WEBHOOK("'http://[::1]:8080/x'"),
         {"advanced.external_metrics_webhook", "http://[::1]:8080/x"}),
+    MERGES("webhook IPv6 any", NULL, WEBHOOK("'http://[::]/'"),
+        {"advanced.external_metrics_webhook", "http://[::]/"}),
+    MERGES("webhook IPv4-mapped IPv6", NULL, WEBHOOK("'http://[::ffff:1.2.3.4]/'"),
+        {"advanced.external_metrics_webhook", "http://[::ffff:1.2.3.4]/"}),
+    MERGES("webhook full IPv6", NULL, WEBHOOK("'http://[2001:db8:0:0:0:0:0:1]:9/'"),
+        {"advanced.external_metrics_webhook", "http://[2001:db8:0:0:0:0:0:1]:9/"}),
+    MERGES("webhook IPv4 255s", NULL, WEBHOOK("'http://255.255.255.255/'"),
+        {"advanced.external_metrics_webhook", "http://255.255.255.255/"}),
+    MERGES("webhook name with a digit label", NULL, WEBHOOK("'http://1.example/'"),
+        {"advanced.external_metrics_webhook", "http://1.example/"}),
+    MERGES("webhook fully qualified name", NULL, WEBHOOK("'http://hooks.example.com./x'"),
+        {"advanced.external_metrics_webhook", "http://hooks.example.com./x"}),
+    MERGES("webhook host label of 63", NULL, WEBHOOK("'http://" A63 ".example/'"),
+        {"advanced.external_metrics_webhook", "http://" A63 ".example/"}),
+    MERGES("webhook host of 253", NULL, WEBHOOK("'http://" A63 "." A63 "." A63 "." A61 "/'"),
+        {"advanced.external_metrics_webhook", "http://" A63 "." A63 "." A63 "." A61 "/"}),
     MERGES("webhook port 65535", NULL, WEBHOOK("'http://h:65535/'"),
         {"advanced.external_metrics_webhook", "http://h:65535/"}),
     MERGES("null clears the webhook", "{'advanced':{'external_metrics_webhook':'http://h/'}}",
@@ -1446,15 +1505,42 @@ Test(autoscaler, many_problems)
               p.items[0].message);
     config_problems_clear(&p);
 
-    /* A long unknown key is cut to 64 characters in the path. */
+    /* A long unknown key is cut to 64 bytes in the path, marked "...". */
     cr_expect_eq(merge_text(&base,
                             "{'thresholds':{'a123456789b123456789c123456789d123456789e123456789f1"
                             "23456789g123456789':1}}",
                             &out, &p),
                  -1);
     cr_expect_str_eq(p.items[0].field, "thresholds.a123456789b123456789c123456789d123456789e1234"
-                                       "56789f123456789g123");
+                                       "56789f123456789g123...");
     config_problems_clear(&p);
+
+    /* Cut keys end on a whole character, so the answer stays UTF-8: the
+     * e-acute (C3 A9) or euro sign (E2 82 AC) that would straddle byte 64
+     * is left out. Each row: the document, the path reported. */
+    static const struct {
+        const char *doc, *field;
+    } cut_keys[] = {
+        {"{'a\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3"
+         "\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3"
+         "\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9':1}",
+         "a\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+         "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+         "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9..."},
+        {"{'replicas':{'a123456789b123456789c123456789d123456789e123456789f12345678901"
+         "\xE2\x82\xAC':1}}",
+         "replicas.a123456789b123456789c123456789d123456789e123456789f12345678901..."},
+    };
+    for (size_t i = 0; i < sizeof(cut_keys) / sizeof(cut_keys[0]); i++) {
+        cr_expect_eq(merge_text(&base, cut_keys[i].doc, &out, &p), -1);
+        cr_expect_str_eq(p.items[0].field, cut_keys[i].field, "row %zu", i);
+        json_t *field = json_string(p.items[0].field);
+        json_t *message = json_string(p.items[0].message);
+        cr_expect(field && message, "row %zu: the answer would not serialise", i);
+        json_decref(field);
+        json_decref(message);
+        config_problems_clear(&p);
+    }
 
     /* A webhook longer than its buffer. */
     char url[700] = "{'advanced':{'external_metrics_webhook':'http://example.com/";

@@ -575,28 +575,58 @@ static int collect(const char *name, const char *value, void *ctx)
 
 Test(query, pairs_are_split_and_decoded)
 {
+#define X10 "xxxxxxxxxx"
+#define X63 X10 X10 X10 X10 X10 X10 "xxx"
     static const struct {
         const char *query;
         int rc;
-        const char *pairs;
+        const char *pairs;         /* when rc is 0 */
+        query_problem_kind_t kind; /* when rc is -1 */
+        const char *name;          /* the pair at fault */
     } cases[] = {
-        {"", 0, ""},
-        {"a=1", 0, "[a=1]"},
-        {"a=1&b=x%20y+z", 0, "[a=1][b=x y z]"},
-        {"flag&&c=", 0, "[flag=][c=]"},
-        {"t=%5B%22scale_up%22%5D", 0, "[t=[\"scale_up\"]]"},
-        {"a=%2", -1, ""},
-        {"a=%zz", -1, ""},
-        {"a=%00", -1, ""},
+        {"", 0, "", QUERY_OK, ""},
+        {"a=1", 0, "[a=1]", QUERY_OK, ""},
+        {"a=1&b=x%20y+z", 0, "[a=1][b=x y z]", QUERY_OK, ""},
+        {"flag&&c=", 0, "[flag=][c=]", QUERY_OK, ""},
+        {"t=%5B%22scale_up%22%5D", 0, "[t=[\"scale_up\"]]", QUERY_OK, ""},
+        {X63 "=1", 0, "[" X63 "=1]", QUERY_OK, ""},
+        {"a=%2", -1, "", QUERY_BAD_ENCODING, "a"},
+        {"a=%zz", -1, "", QUERY_BAD_ENCODING, "a"},
+        {"a=%00", -1, "", QUERY_BAD_ENCODING, "a"},
+        {"a%zz=1", -1, "", QUERY_BAD_ENCODING, "a%zz"},
+        {"%61%zz=1", -1, "", QUERY_BAD_ENCODING, "%61%zz"},
+        {"%61=%zz", -1, "", QUERY_BAD_ENCODING, "a"}, /* the name decoded */
+        {"=1", -1, "", QUERY_EMPTY_NAME, ""},
+        {"a=1&=", -1, "", QUERY_EMPTY_NAME, ""},
+        {X63 "x=1", -1, "", QUERY_NAME_TOO_LONG, X63},
+        {"%ff=1", 0, "[\xff=1]", QUERY_OK, ""}, /* bytes: not the query's business */
     };
     for (size_t i = 0; i < N_ROWS(cases); i++) {
         pairs_t p = {""};
-        char bad[64];
-        int rc = query_each(cases[i].query, collect, &p, bad, sizeof(bad));
+        query_problem_t problem;
+        int rc = query_each(cases[i].query, collect, &p, &problem);
         cr_expect_eq(rc, cases[i].rc, "query '%s'", cases[i].query);
+        cr_expect_eq(problem.kind, cases[i].kind, "query '%s'", cases[i].query);
         if (rc == 0)
             cr_expect_str_eq(p.text, cases[i].pairs, "query '%s'", cases[i].query);
         else
-            cr_expect_str_eq(bad, "a", "the pair at fault is named");
+            cr_expect_str_eq(problem.name, cases[i].name, "query '%s'", cases[i].query);
     }
+    cr_expect_eq(query_each("=1", collect, &(pairs_t){""}, NULL), -1, "problem may be NULL");
+}
+
+Test(query, a_value_over_its_limit_is_too_long_not_badly_encoded)
+{
+    static char query[QUERY_VALUE_MAX + 16];
+    query_problem_t problem;
+    pairs_t p = {""};
+    snprintf(query, sizeof(query), "hours=");
+    memset(query + 6, '1', QUERY_VALUE_MAX); /* 1024 digits, one over */
+    query[6 + QUERY_VALUE_MAX] = '\0';
+    cr_expect_eq(query_each(query, collect, &p, &problem), -1);
+    cr_expect_eq(problem.kind, QUERY_VALUE_TOO_LONG);
+    cr_expect_str_eq(problem.name, "hours");
+    query[6 + QUERY_VALUE_MAX - 1] = '\0'; /* 1023: fits */
+    cr_expect_eq(query_each(query, collect, &p, &problem), 0);
+    cr_expect_eq(problem.kind, QUERY_OK);
 }

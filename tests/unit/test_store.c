@@ -688,6 +688,186 @@ Test(store_open, refuses_a_newer_schema)
     cr_expect_eq(user_version(path), store_schema_version() + 1, "the file is left alone");
 }
 
+/* ---- saved configuration versions ---- */
+
+/* (count, smallest version) of the config table, read directly. */
+static void config_rows(int64_t *count, int64_t *oldest)
+{
+    char path[512];
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    snprintf(path, sizeof(path), "%s/inferd.db", dir);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*), min(version) FROM config", -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    *count = sqlite3_column_int64(st, 0);
+    *oldest = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+Test(store, config_keeps_the_newest_versions_only)
+{
+    enum { SAVES = STORE_CONFIG_VERSIONS + 5 };
+    int64_t versions[SAVES], count, oldest;
+
+    /* Rows: saves made so far, rows expected, the oldest kept (index). */
+    const struct {
+        int saves, rows, oldest_index;
+    } rows[] = {
+        {1, 1, 0},
+        {STORE_CONFIG_VERSIONS, STORE_CONFIG_VERSIONS, 0},
+        {STORE_CONFIG_VERSIONS + 1, STORE_CONFIG_VERSIONS, 1},
+        {SAVES, STORE_CONFIG_VERSIONS, SAVES - STORE_CONFIG_VERSIONS},
+    };
+    int done = 0;
+    for (size_t r = 0; r < N_ROWS(rows); r++) {
+        for (; done < rows[r].saves; done++) {
+            json_t *doc = json_pack("{s:i}", "n", done);
+            versions[done] = store_save_config(store, 1000 + done, doc);
+            json_decref(doc);
+            cr_assert_geq(versions[done], 1, "save %d", done);
+            if (done > 0)
+                cr_assert_gt(versions[done], versions[done - 1], "versions only grow");
+        }
+        config_rows(&count, &oldest);
+        cr_expect_eq(count, rows[r].rows, "after %d saves: %lld rows", done, (long long)count);
+        cr_expect_eq(oldest, versions[rows[r].oldest_index], "after %d saves", done);
+        json_t *newest = store_load_config(store);
+        cr_expect_eq(json_integer_value(json_object_get(newest, "n")), done - 1);
+        json_decref(newest);
+    }
+
+    /* Never reused, not even after the reset. */
+    cr_assert_eq(store_reset_config(store), 0);
+    config_rows(&count, &oldest);
+    cr_expect_eq(count, 0);
+    json_t *doc = json_pack("{s:i}", "n", -1);
+    cr_expect_gt(store_save_config(store, 5000, doc), versions[SAVES - 1]);
+    json_decref(doc);
+}
+
+/* ---- the read-only connection of readers (GET /autoscaler/history) ---- */
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* A raw connection holding the write lock, as the loop does mid-write. */
+static sqlite3 *hold_write_lock(void)
+{
+    char path[512];
+    sqlite3 *db;
+    snprintf(path, sizeof(path), "%s/inferd.db", dir);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    return db;
+}
+
+static void release_write_lock(sqlite3 *db)
+{
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+}
+
+Test(store, reader_opens_and_reads_while_the_write_lock_is_held)
+{
+    store_event_t e = event("r1", 100, "scale_up");
+    add(&e);
+    sqlite3 *locker = hold_write_lock();
+
+    char err[512] = "";
+    store_t *reader = NULL;
+    double t0 = now_ms();
+    int rc = store_open_reader(dir, &reader, err, sizeof(err));
+    double took = now_ms() - t0;
+    cr_assert_eq(rc, 0, "store_open_reader: %s", err);
+    /* The writer's open migrates under BEGIN IMMEDIATE and would wait out
+     * the busy timeout (1 s) here, then fail. */
+    cr_expect_lt(took, 500.0, "the reader waited %.0f ms for the write lock", took);
+    json_t *list = store_list_events(reader, 0, NULL, 10);
+    cr_assert_not_null(list);
+    cr_expect_eq(json_array_size(list), 1);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "id")), "r1");
+    json_decref(list);
+    cr_expect_eq(store_count_events(reader, "scale_up", 0), 1);
+    release_write_lock(locker);
+
+    /* Read-only: writes fail, and the writer sees nothing new. */
+    store_event_t w = event("through-reader", 200, "scale_up");
+    cr_expect_eq(store_add_event(reader, &w), -1);
+    json_t *doc = json_object();
+    cr_expect_eq(store_save_config(reader, 1, doc), -1);
+    json_decref(doc);
+    store_close(reader);
+    cr_expect_eq(store_count_events(store, NULL, 0), 1);
+}
+
+Test(store, the_writer_open_is_what_waits_for_the_lock)
+{
+    /* The contrast that makes readers use store_open_reader. */
+    sqlite3 *locker = hold_write_lock();
+    char err[512] = "";
+    store_t *other = NULL;
+    cr_expect_eq(store_open(dir, &other, err, sizeof(err)), -1);
+    cr_expect(strstr(err, "lock") != NULL, "%s", err);
+    release_write_lock(locker);
+}
+
+Test(store, reader_sees_what_the_writer_commits_after_it_opened)
+{
+    char err[512] = "";
+    store_t *reader = NULL;
+    cr_assert_eq(store_open_reader(dir, &reader, err, sizeof(err)), 0, "%s", err);
+    store_event_t e = event("later", 100, "zero_scale");
+    add(&e);
+    cr_expect_eq(store_count_events(reader, "zero_scale", 0), 1);
+    store_close(reader);
+}
+
+Test(store_open, reader_refuses_a_file_it_cannot_read_and_creates_none)
+{
+    char path[512], sql[64], err[512];
+    sqlite3 *db;
+    store_t *s;
+    snprintf(path, sizeof(path), "%s/inferd.db", dir);
+
+    /* No file: nothing is created (the writer's open does that). */
+    err[0] = '\0';
+    s = (store_t *)1;
+    cr_expect_eq(store_open_reader(dir, &s, err, sizeof(err)), -1);
+    cr_expect_null(s);
+    cr_expect(strstr(err, path) != NULL, "%s", err);
+    cr_expect_neq(access(path, F_OK), 0, "the reader created %s", path);
+
+    /* Rows: the schema version the file has, what the message says. */
+    const struct {
+        int version;
+        const char *says;
+    } rows[] = {
+        {0, "schema version is 0"},
+        {store_schema_version() - 1, "the server's own connection migrates it"},
+        {store_schema_version() + 1, "newer than this inferd understands"},
+    };
+    for (size_t i = 0; i < N_ROWS(rows); i++) {
+        cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", rows[i].version);
+        cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        err[0] = '\0';
+        s = (store_t *)1;
+        cr_expect_eq(store_open_reader(dir, &s, err, sizeof(err)), -1, "version %d",
+                     rows[i].version);
+        cr_expect_null(s);
+        cr_expect(strstr(err, rows[i].says) != NULL, "version %d: %s", rows[i].version, err);
+        cr_expect_eq(user_version(path), rows[i].version, "the reader left the file alone");
+    }
+}
+
 static double now_us(void)
 {
     struct timespec t;

@@ -1,13 +1,26 @@
 /* test_webhook.c - the pure parts of the notifier: the URL split, the
  * status line, which phase of an event is sent, the backoff schedule and
- * the bounded queue that drops its oldest item.
+ * the bounded queue that drops its oldest item; then, on a real loop, its
+ * host-name lookups: none for an IP address, never two at once.
+ *
+ * The lookups are observed through getaddrinfo itself: this executable
+ * defines it, so libuv's thread pool calls this one (symbol interposition)
+ * and the test can count calls and make one hang like a dead resolver.
  */
 #include <criterion/criterion.h>
 
+#include "autoscaler/autoscaler.h"
+#include "config/config.h"
+#include "dispatch/dispatch.h"
 #include "notify/webhook.h"
 
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct url_case {
     const char *url;
@@ -239,4 +252,178 @@ Test(webhook, queue_at_full_capacity)
     for (int n = 11; n <= WEBHOOK_BUFFER_EVENTS + 10; n++)
         cr_expect_eq(webhook_queue_pop(&q), ITEM(n));
     cr_expect_null(webhook_queue_pop(&q));
+}
+
+/* ---- host-name lookups, on a real loop ---- */
+
+#define HANG_HOST "hang.test" /* its lookup blocks until released */
+
+static atomic_int lookups;
+static pthread_mutex_t hang_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hang_cond = PTHREAD_COND_INITIALIZER;
+static bool hang_released;
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    (void)service;
+    (void)hints;
+    *res = NULL;
+    atomic_fetch_add(&lookups, 1);
+    if (node && strcmp(node, HANG_HOST) == 0) {
+        /* Bounded, so a failing test cannot hang the suite. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 20;
+        pthread_mutex_lock(&hang_lock);
+        while (!hang_released)
+            if (pthread_cond_timedwait(&hang_cond, &hang_lock, &until) != 0)
+                break;
+        pthread_mutex_unlock(&hang_lock);
+    }
+    return EAI_NONAME;
+}
+
+static void release_hung_lookup(void)
+{
+    pthread_mutex_lock(&hang_lock);
+    hang_released = true;
+    pthread_cond_broadcast(&hang_cond);
+    pthread_mutex_unlock(&hang_lock);
+}
+
+/* A server's worth of parts, without workers: the notifier reads its
+ * settings from the autoscaler's live configuration. */
+typedef struct rig {
+    uv_loop_t loop;
+    inferd_config_t *cfg;
+    dispatch_t *dispatch;
+    autoscaler_t *autoscaler;
+    webhook_t *webhook;
+} rig_t;
+
+static void rig_open(rig_t *r, const char *url)
+{
+    char text[512], err[512] = "";
+    snprintf(text, sizeof(text),
+             "{\"models\": [{\"name\": \"m\", \"backend\": \"synthetic\"}], "
+             "\"autoscaler\": {\"advanced\": {\"scaling_notifications_enabled\": true, "
+             "\"external_metrics_webhook\": \"%s\"}}}",
+             url);
+    json_t *doc = json_loads(text, 0, NULL);
+    cr_assert_not_null(doc);
+    cr_assert_eq(config_from_json(doc, "test", &r->cfg, err, sizeof(err)), 0, "%s", err);
+    json_decref(doc);
+    cr_assert_eq(uv_loop_init(&r->loop), 0);
+    r->dispatch = dispatch_new(&r->loop, r->cfg, "/nonexistent/inferd", "error");
+    r->autoscaler = autoscaler_new(&r->loop, r->cfg, r->dispatch, NULL);
+    r->webhook = webhook_new(&r->loop, r->autoscaler);
+}
+
+static void on_stopped(void *arg)
+{
+    (void)arg;
+}
+
+static void rig_close(rig_t *r)
+{
+    webhook_close(r->webhook);
+    autoscaler_stop(r->autoscaler);
+    autoscaler_free(r->autoscaler);
+    dispatch_stop(r->dispatch, true, on_stopped, NULL);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    dispatch_free(r->dispatch);
+    webhook_free(r->webhook);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    config_free(r->cfg);
+    cr_expect_eq(uv_loop_close(&r->loop), 0, "a handle was left open");
+}
+
+static void rig_send_event(rig_t *r, const char *id)
+{
+    json_t *ev = json_pack("{s:s, s:s, s:b}", "id", id, "type", "config_updated", "success", 1);
+    webhook_observe_event(ev, STORE_EVENT_RECORDED, r->webhook);
+    json_decref(ev);
+}
+
+/* Runs the loop until the notifier counts `failed` failed attempts (or
+ * ms pass); returns its stats then. */
+static webhook_stats_t run_until_failed(rig_t *r, uint64_t failed, uint64_t ms)
+{
+    webhook_stats_t st;
+    uint64_t deadline = uv_now(&r->loop) + ms;
+    for (;;) {
+        webhook_get_stats(r->webhook, &st);
+        if (st.failed_attempts >= failed || uv_now(&r->loop) >= deadline)
+            return st;
+        uv_run(&r->loop, UV_RUN_ONCE);
+        uv_update_time(&r->loop);
+    }
+}
+
+typedef struct literal_case {
+    const char *url;
+    const char *error; /* start of last_error after the first attempt */
+} literal_case_t;
+
+Test(webhook_lookups, ip_addresses_are_connected_to_without_a_lookup)
+{
+    /* Port 1 on loopback: nothing listens, so each attempt fails at the
+     * connect, which shows it got that far without a lookup. */
+    static const literal_case_t cases[] = {
+        {"http://127.0.0.1:1/hook", "connect"},
+        {"http://[::1]:1/hook", "connect"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rig_t r;
+        atomic_store(&lookups, 0);
+        rig_open(&r, cases[i].url);
+        rig_send_event(&r, "e1");
+        webhook_stats_t st = run_until_failed(&r, 1, 5000);
+        cr_expect_geq(st.failed_attempts, 1, "%s: no attempt failed", cases[i].url);
+        cr_expect(strncmp(st.last_error, cases[i].error, strlen(cases[i].error)) == 0,
+                  "%s: last_error \"%s\"", cases[i].url, st.last_error);
+        cr_expect_eq(atomic_load(&lookups), 0, "%s was looked up", cases[i].url);
+        rig_close(&r);
+    }
+
+    /* The counter does count: a name is looked up. */
+    rig_t r;
+    atomic_store(&lookups, 0);
+    rig_open(&r, "http://name.test:1/hook");
+    rig_send_event(&r, "e1");
+    webhook_stats_t st = run_until_failed(&r, 1, 5000);
+    cr_expect(strncmp(st.last_error, "resolve", 7) == 0, "last_error \"%s\"", st.last_error);
+    cr_expect_eq(atomic_load(&lookups), 1);
+    rig_close(&r);
+}
+
+Test(webhook_lookups, a_hung_lookup_is_never_joined_by_a_second, .timeout = 30)
+{
+    rig_t r;
+    atomic_store(&lookups, 0);
+    rig_open(&r, "http://" HANG_HOST ":1/hook");
+    rig_send_event(&r, "e1");
+
+    /* Attempt 1 hangs in its lookup until its 2 s deadline. */
+    webhook_stats_t st = run_until_failed(&r, 1, 5000);
+    cr_assert_eq(st.failed_attempts, 1);
+    cr_expect(strstr(st.last_error, "no status line within") != NULL, "%s", st.last_error);
+    cr_expect_eq(atomic_load(&lookups), 1);
+
+    /* Attempt 2, after the 0.5 s pause: the lookup still runs, so it fails
+     * at once instead of taking a second pool thread. */
+    st = run_until_failed(&r, 2, 3000);
+    cr_assert_eq(st.failed_attempts, 2);
+    cr_expect_str_eq(st.last_error, "a host-name lookup is still running");
+    cr_expect_eq(atomic_load(&lookups), 1, "a second lookup started beside the hung one");
+    cr_expect_eq(st.queued, 1, "the event is kept for its retries");
+
+    /* Once it returns, the next attempt (after 1 s) looks up again. */
+    release_hung_lookup();
+    st = run_until_failed(&r, 3, 5000);
+    cr_assert_eq(st.failed_attempts, 3);
+    cr_expect(strncmp(st.last_error, "resolve", 7) == 0, "%s", st.last_error);
+    cr_expect_eq(atomic_load(&lookups), 2);
+    rig_close(&r);
 }
