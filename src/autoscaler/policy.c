@@ -94,18 +94,20 @@ static void raise_to(step_t *s, int desired, const char *trigger, const char *re
     snprintf(s->reason, sizeof(s->reason), "%s", reason);
 }
 
-static double burst_concurrency(const policy_input_t *in);
+typedef struct shrink_rules shrink_rules_t;
+static double panic_hold_of(const shrink_rules_t *rules);
+static double burst_concurrency(const policy_input_t *in, const shrink_rules_t *rules);
 
 static bool update_panic(const policy_input_t *in, const autoscaler_config_t *cfg,
-                         double hold_seconds, policy_state_t *state)
+                         const shrink_rules_t *rules, policy_state_t *state)
 {
     int replicas = in->current_replicas > 0 ? in->current_replicas : 1;
     double capacity = replicas * in->target_concurrency;
-    double burst = burst_concurrency(in);
+    double burst = burst_concurrency(in, rules);
     /* From zero only waiting requests make a burst (as in step 1). */
     bool from_zero_idle = in->current_replicas == 0 && !(in->queue_length > 0);
     if (!from_zero_idle && burst > 0 && burst >= cfg->reactive.panic_threshold * capacity)
-        state->panic_until = in->now + hold_seconds;
+        state->panic_until = in->now + panic_hold_of(rules);
     else if (state->panic_until > 0 && in->now >= state->panic_until)
         state->panic_until = 0;
     return state->panic_until > 0;
@@ -203,11 +205,12 @@ static bool idle_enough_for_zero(const policy_input_t *in, const autoscaler_conf
 /* How the reactive decision shrinks: how long the load must stay low
  * before a replica goes, and whether the model may go to zero now. Reactive
  * uses the configured windows; hybrid its own (decide_hybrid). */
-typedef struct shrink_rules {
+struct shrink_rules {
     double window_seconds;
     bool zero_now;
     double panic_hold_seconds; /* how long a panic holds the count after the burst */
-} shrink_rules_t;
+    bool panic_on_now;         /* the burst figure counts the instantaneous concurrency */
+};
 
 static shrink_rules_t reactive_rules(const policy_input_t *in, const autoscaler_config_t *cfg)
 {
@@ -215,6 +218,7 @@ static shrink_rules_t reactive_rules(const policy_input_t *in, const autoscaler_
         .window_seconds = cfg->scale_down_threshold.idle_time_minutes * 60.0,
         .zero_now = in->current_replicas > 0 && idle_enough_for_zero(in, cfg),
         .panic_hold_seconds = cfg->reactive.stable_window_seconds,
+        .panic_on_now = true,
     };
 }
 
@@ -285,13 +289,24 @@ static void apply_bounds(const policy_input_t *in, step_t *s)
     }
 }
 
+static double panic_hold_of(const shrink_rules_t *rules)
+{
+    return rules->panic_hold_seconds;
+}
+
 /* The burst figure: the panic window's mean, or what is in flight and
  * waiting right now when that is higher. A step of load shows in the
  * instantaneous figure at the first decision, long before a 6 s mean
  * catches up; since panic never shrinks, sizing on a peak costs at most
- * replicas held for one stable window. */
-static double burst_concurrency(const policy_input_t *in)
+ * replicas held for one panic hold. Rules without panic_on_now (hybrid
+ * for a model that loads within a decision interval) leave the
+ * instantaneous figure to burst start, which answers each waiting request
+ * sooner than a decision could; at zero it still counts (the requests
+ * waiting there are all the load there is). */
+static double burst_concurrency(const policy_input_t *in, const shrink_rules_t *rules)
 {
+    if (!rules->panic_on_now && in->current_replicas > 0)
+        return in->concurrency_panic;
     return in->concurrency_now > in->concurrency_panic ? in->concurrency_now
                                                        : in->concurrency_panic;
 }
@@ -301,7 +316,7 @@ static void decide_reactive(const policy_input_t *in, const autoscaler_config_t 
 {
     step_t s = {.desired = 0, .trigger = "none", .reason = "no load"};
     int want_stable = replicas_for(in->concurrency_stable, in->target_concurrency);
-    int want_panic = replicas_for(burst_concurrency(in), in->target_concurrency);
+    int want_panic = replicas_for(burst_concurrency(in, rules), in->target_concurrency);
     char reason[240];
 
     /* Idle long enough: zero, whatever the stable window still remembers. */
@@ -330,12 +345,12 @@ static void decide_reactive(const policy_input_t *in, const autoscaler_config_t 
     if (in->current_replicas == 0 && in->queue_length > 0 && want_panic > s.desired)
         raise_to(&s, want_panic, "panic", "a burst is waiting for a model at zero replicas");
 
-    bool panicking = update_panic(in, cfg, rules->panic_hold_seconds, state);
+    bool panicking = update_panic(in, cfg, rules, state);
     if (panicking) {
         int hold = want_panic > in->current_replicas ? want_panic : in->current_replicas;
         snprintf(reason, sizeof(reason),
                  "panic: %.2f concurrent requests (panic window or now) against a capacity of %.2f",
-                 burst_concurrency(in),
+                 burst_concurrency(in, rules),
                  (in->current_replicas > 0 ? in->current_replicas : 1) * in->target_concurrency);
         if (hold > s.desired || want_panic > want_stable) {
             s.desired = hold > s.desired ? hold : s.desired;
@@ -597,6 +612,11 @@ static shrink_rules_t hybrid_rules(const policy_input_t *in, const autoscaler_co
         .window_seconds = hold_seconds,
         .zero_now = false,
         .panic_hold_seconds = hold_seconds,
+        /* Burst start answers a waiting request within one load time;
+         * when that beats the next decision, chasing the instantaneous
+         * concurrency at a decision only holds replicas for requests
+         * already served. */
+        .panic_on_now = !(known_or_zero(in->load_seconds) < cfg->timing.decision_interval_seconds),
     };
     if (in->current_replicas == 0 || hold->replicas > 0 || !may_go_to_zero(in, cfg))
         return r;
