@@ -293,6 +293,7 @@ static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
     pool_get_totals(pool, &totals);
     in.arrivals_total = (double)totals.arrivals;
     custom_metric_fill_input(a, ms, now, &in);
+    ms->service_seconds = in.service_seconds;
     policy_decide(&in, &a->cfg, &ms->policy, &ms->last);
     ms->decided = true;
     ring_push(a->decisions, &a->n_decisions, DECISION_RING, now);
@@ -313,6 +314,56 @@ static void on_decide_tick(uv_timer_t *timer)
         return;
     for (size_t i = 0; i < a->n_models; i++)
         decide_model(a, &a->models[i], now);
+}
+
+/* ---- burst start ---- */
+
+/* A request waits behind busy replicas (the pool's QUEUED event): the
+ * policy may want one more replica now rather than at the next decision
+ * (policy_burst_target), through the same resize rules as a decision's
+ * growth (settled pool, scale-up cooldown, load cap) and memory
+ * admission. It runs per waiting request, so its input is what that rule
+ * reads and costs no window scan: the pool's counts, the measured load
+ * time and the service time the latest decision measured. Returns whether
+ * it resized. */
+static bool burst_start(autoscaler_t *a, model_state_t *ms)
+{
+    if (!a->cfg.enabled || a->stopped || a->cfg.scaling_strategy == STRATEGY_REACTIVE)
+        return false;
+    pool_counts_t c;
+    pool_get_counts(ms->pool, &c);
+    int current = c.starting + c.ready;
+    if (c.queued == 0 || ms->capped_growth_target > current)
+        return false;
+    const model_config_t *mc = pool_model(ms->pool);
+    policy_input_t in = {
+        .current_replicas = current,
+        .starting_replicas = c.starting,
+        .floor_replicas = config_floor_replicas(mc),
+        .max_replicas = mc->max_replicas,
+        .target_concurrency = mc->target_concurrency > 0 ? mc->target_concurrency
+                                                         : a->cfg.reactive.target_concurrency,
+        .concurrency_now = (double)c.in_flight + (double)c.queued,
+        .queue_length = (double)c.queued,
+        .load_seconds = ms->load_seconds,
+        .service_seconds = ms->service_seconds,
+    };
+    char reason[sizeof(ms->last.reason)];
+    int want = policy_burst_target(&in, &a->cfg, reason, sizeof(reason));
+    if (want < 0)
+        return false;
+    double now = autoscaler_mono_now();
+    resize_request_t r = resize_request_of(a, ms, &c, want, now);
+    r.panicking = false; /* a burst start waits out the scale-up cooldown */
+    int target = gate_resize_target(&a->cfg, &ms->times, &ms->capped_growth_target, &r, now);
+    if (target < 0)
+        return false;
+    ms->last.desired = want;
+    ms->last.trigger = "burst";
+    memcpy(ms->last.reason, reason, sizeof(reason));
+    ms->decided = true;
+    apply_resize(a, ms, r.current, target, want, now);
+    return true;
 }
 
 /* ---- pool events ---- */
@@ -395,6 +446,11 @@ static void on_pool_event(pool_t *pool, const pool_event_t *ev, void *ctx)
     case POOL_EVENT_REPLICA_ENDED:
         on_replica_ended(a, pool, ms, ev);
         break;
+    case POOL_EVENT_QUEUED:
+        /* Per waiting request: nothing more unless it resized. */
+        if (!ms || !burst_start(a, ms))
+            return;
+        break;
     }
     op_check_all(a);
 }
@@ -452,6 +508,7 @@ autoscaler_t *autoscaler_new(uv_loop_t *loop, const inferd_config_t *cfg, dispat
         ms->last_admission_refusal = -INFINITY;
         ms->manual_hold_until = -INFINITY;
         ms->load_seconds = NAN;
+        ms->service_seconds = NAN;
     }
     seed_forecasts(a);
     uv_timer_init(loop, &a->collect_timer);

@@ -65,7 +65,8 @@ typedef struct model_state {
     double manual_hold_until;      /* a manual operation holds decisions off until then */
     int capped_growth_target; /* desired count a capped scale-up is still heading for; 0 none */
     unsigned consecutive_failures;
-    double load_seconds; /* spawn -> READY of the latest replica that loaded; NAN before one */
+    double load_seconds;    /* spawn -> READY of the latest replica that loaded; NAN before one */
+    double service_seconds; /* as the latest decision measured it, for burst start; NAN none */
     custom_gauge_t custom[AUTOSCALER_CUSTOM_METRICS_MAX];
 } model_state_t;
 

@@ -11,6 +11,24 @@
  * autoscaler/forecast.h), allocated on first use so that the reactive
  * strategy's state stays two numbers, and reuse the reactive steps for
  * what they share: the shrink gate, the zero gate and the bounds.
+ *
+ * Hybrid's own figures, each from the model's load time, never from a
+ * trace:
+ *   hold  = max(HOLD_DECISIONS x decision interval, HOLD_LOADS x load):
+ *           a surplus replica goes after the load stayed low that long,
+ *           and a panic lasts that long. Ski rental: keeping an idle
+ *           replica costs its time, letting it go costs one load (and a
+ *           wait of up to one load for the request that wanted it); a
+ *           deterministic renter buys after the rent paid equals the price,
+ *           so a hold of about one load time is 2-competitive. HOLD_LOADS 2
+ *           covers a load time as measured (spawn and start included) and
+ *           one more decision to see the load gone; HOLD_DECISIONS 2 keeps
+ *           a fast model from flapping on one quiet decision.
+ *   burst = one more replica between decisions, when a request waits
+ *           behind busy replicas longer than a replica takes to load
+ *           (policy_burst_target; the wait is service x uncovered / ready,
+ *           the requests no starting replica is coming for). Knative's
+ *           activator only helps from zero; this helps from any count.
  */
 #include "autoscaler/policy.h"
 #include "autoscaler/forecast.h"
@@ -76,18 +94,20 @@ static void raise_to(step_t *s, int desired, const char *trigger, const char *re
     snprintf(s->reason, sizeof(s->reason), "%s", reason);
 }
 
-static double burst_concurrency(const policy_input_t *in);
+typedef struct shrink_rules shrink_rules_t;
+static double panic_hold_of(const shrink_rules_t *rules);
+static double burst_concurrency(const policy_input_t *in, const shrink_rules_t *rules);
 
 static bool update_panic(const policy_input_t *in, const autoscaler_config_t *cfg,
-                         policy_state_t *state)
+                         const shrink_rules_t *rules, policy_state_t *state)
 {
     int replicas = in->current_replicas > 0 ? in->current_replicas : 1;
     double capacity = replicas * in->target_concurrency;
-    double burst = burst_concurrency(in);
+    double burst = burst_concurrency(in, rules);
     /* From zero only waiting requests make a burst (as in step 1). */
     bool from_zero_idle = in->current_replicas == 0 && !(in->queue_length > 0);
     if (!from_zero_idle && burst > 0 && burst >= cfg->reactive.panic_threshold * capacity)
-        state->panic_until = in->now + cfg->reactive.stable_window_seconds;
+        state->panic_until = in->now + panic_hold_of(rules);
     else if (state->panic_until > 0 && in->now >= state->panic_until)
         state->panic_until = 0;
     return state->panic_until > 0;
@@ -185,16 +205,20 @@ static bool idle_enough_for_zero(const policy_input_t *in, const autoscaler_conf
 /* How the reactive decision shrinks: how long the load must stay low
  * before a replica goes, and whether the model may go to zero now. Reactive
  * uses the configured windows; hybrid its own (decide_hybrid). */
-typedef struct shrink_rules {
+struct shrink_rules {
     double window_seconds;
     bool zero_now;
-} shrink_rules_t;
+    double panic_hold_seconds; /* how long a panic holds the count after the burst */
+    bool panic_on_now;         /* the burst figure counts the instantaneous concurrency */
+};
 
 static shrink_rules_t reactive_rules(const policy_input_t *in, const autoscaler_config_t *cfg)
 {
     return (shrink_rules_t){
         .window_seconds = cfg->scale_down_threshold.idle_time_minutes * 60.0,
         .zero_now = in->current_replicas > 0 && idle_enough_for_zero(in, cfg),
+        .panic_hold_seconds = cfg->reactive.stable_window_seconds,
+        .panic_on_now = true,
     };
 }
 
@@ -265,13 +289,24 @@ static void apply_bounds(const policy_input_t *in, step_t *s)
     }
 }
 
+static double panic_hold_of(const shrink_rules_t *rules)
+{
+    return rules->panic_hold_seconds;
+}
+
 /* The burst figure: the panic window's mean, or what is in flight and
  * waiting right now when that is higher. A step of load shows in the
  * instantaneous figure at the first decision, long before a 6 s mean
  * catches up; since panic never shrinks, sizing on a peak costs at most
- * replicas held for one stable window. */
-static double burst_concurrency(const policy_input_t *in)
+ * replicas held for one panic hold. Rules without panic_on_now (hybrid
+ * for a model that loads within a decision interval) leave the
+ * instantaneous figure to burst start, which answers each waiting request
+ * sooner than a decision could; at zero it still counts (the requests
+ * waiting there are all the load there is). */
+static double burst_concurrency(const policy_input_t *in, const shrink_rules_t *rules)
 {
+    if (!rules->panic_on_now && in->current_replicas > 0)
+        return in->concurrency_panic;
     return in->concurrency_now > in->concurrency_panic ? in->concurrency_now
                                                        : in->concurrency_panic;
 }
@@ -281,7 +316,7 @@ static void decide_reactive(const policy_input_t *in, const autoscaler_config_t 
 {
     step_t s = {.desired = 0, .trigger = "none", .reason = "no load"};
     int want_stable = replicas_for(in->concurrency_stable, in->target_concurrency);
-    int want_panic = replicas_for(burst_concurrency(in), in->target_concurrency);
+    int want_panic = replicas_for(burst_concurrency(in, rules), in->target_concurrency);
     char reason[240];
 
     /* Idle long enough: zero, whatever the stable window still remembers. */
@@ -310,12 +345,12 @@ static void decide_reactive(const policy_input_t *in, const autoscaler_config_t 
     if (in->current_replicas == 0 && in->queue_length > 0 && want_panic > s.desired)
         raise_to(&s, want_panic, "panic", "a burst is waiting for a model at zero replicas");
 
-    bool panicking = update_panic(in, cfg, state);
+    bool panicking = update_panic(in, cfg, rules, state);
     if (panicking) {
         int hold = want_panic > in->current_replicas ? want_panic : in->current_replicas;
         snprintf(reason, sizeof(reason),
                  "panic: %.2f concurrent requests (panic window or now) against a capacity of %.2f",
-                 burst_concurrency(in),
+                 burst_concurrency(in, rules),
                  (in->current_replicas > 0 ? in->current_replicas : 1) * in->target_concurrency);
         if (hold > s.desired || want_panic > want_stable) {
             s.desired = hold > s.desired ? hold : s.desired;
@@ -343,6 +378,9 @@ done:
 /* The forecast has one-minute resolution: a shorter horizon says nothing
  * a minute does not. */
 #define PREDICT_MIN_HORIZON 60.0
+/* Hybrid's hold (see the top of the file). */
+#define HOLD_LOADS     2.0
+#define HOLD_DECISIONS 2.0
 
 struct policy_predict {
     forecast_t *forecast;
@@ -542,13 +580,26 @@ static void decide_predictive(const policy_input_t *in, const autoscaler_config_
     apply_bounds(in, s);
 }
 
+/* How long hybrid holds a surplus replica (and a panic's count) once the
+ * load is low: HOLD_LOADS load times, at least HOLD_DECISIONS decision
+ * intervals (see the top of the file). */
+static double hybrid_hold_seconds(const policy_input_t *in, const autoscaler_config_t *cfg)
+{
+    return fmax(HOLD_DECISIONS * cfg->timing.decision_interval_seconds,
+                HOLD_LOADS * known_or_zero(in->load_seconds));
+}
+
 /* Hybrid shrinks on the forecast's word rather than on fixed windows. The
- * reason to hold surplus replicas for minutes is that the load may come
- * back; the forecast says whether it will within the time a replica takes
- * to come back (the hold need), and the decision never goes below that.
- * So a replica may go once the load stayed low for one stable window (the
- * memory the concurrency figure has) or one load time, whichever is
- * longer: a slow model is not dropped before a new one could be ready.
+ * reason to hold surplus replicas is that the load may come back; the
+ * forecast says whether it will within the time a replica takes to come
+ * back (the hold need), and the decision never goes below that. Beyond
+ * the need a replica goes once the load stayed low for the hold
+ * (hybrid_hold_seconds): as in ski rental, holding an idle replica for a
+ * couple of load times costs no more than the load it would save, so a
+ * 5 ms model sheds at the next decisions and a 30 s one after a minute.
+ * Its panic holds for the same time, not for the stable window: a panic
+ * sizes for a burst because a replica takes a load time to come, and the
+ * count it set is worth keeping only as long as getting it back costs.
  * Zero follows the model's own rhythm: with a representative idle-time
  * histogram, as soon as the forecast expects nothing within one load time
  * (the histogram's keep-alive and pre-warm windows are part of that
@@ -556,10 +607,16 @@ static void decide_predictive(const policy_input_t *in, const autoscaler_config_
 static shrink_rules_t hybrid_rules(const policy_input_t *in, const autoscaler_config_t *cfg,
                                    const struct policy_predict *p, const need_t *hold)
 {
-    double load = known_or_zero(in->load_seconds);
+    double hold_seconds = hybrid_hold_seconds(in, cfg);
     shrink_rules_t r = {
-        .window_seconds = fmax(cfg->reactive.stable_window_seconds, load),
+        .window_seconds = hold_seconds,
         .zero_now = false,
+        .panic_hold_seconds = hold_seconds,
+        /* Burst start answers a waiting request within one load time;
+         * when that beats the next decision, chasing the instantaneous
+         * concurrency at a decision only holds replicas for requests
+         * already served. */
+        .panic_on_now = !(known_or_zero(in->load_seconds) < cfg->timing.decision_interval_seconds),
     };
     if (in->current_replicas == 0 || hold->replicas > 0 || !may_go_to_zero(in, cfg))
         return r;
@@ -640,4 +697,32 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
     out->trigger = s.trigger;
     out->panicking = state->panic_until > 0;
     snprintf(out->reason, sizeof(out->reason), "%s", s.reason);
+}
+
+int policy_burst_target(const policy_input_t *in, const autoscaler_config_t *cfg, char *reason,
+                        size_t reason_len)
+{
+    int current = in->current_replicas;
+    double load = in->load_seconds, service = in->service_seconds, per = in->target_concurrency;
+    if (cfg->scaling_strategy == STRATEGY_REACTIVE || current <= 0 || current >= in->max_replicas ||
+        !(in->queue_length > 0))
+        return -1;
+    if (!isfinite(load) || load < 0 || !isfinite(service) || !(service > 0) || !(per > 0))
+        return -1;
+    int starting = in->starting_replicas < 0         ? 0
+                   : in->starting_replicas > current ? current
+                                                     : in->starting_replicas;
+    int ready = current - starting;
+    double uncovered = in->queue_length - starting * per;
+    if (!(uncovered > 0))
+        return -1;
+    double wait = service * uncovered / ((ready > 0 ? ready : 1) * per);
+    if (!(load < wait))
+        return -1;
+    if (reason && reason_len > 0)
+        snprintf(reason, reason_len,
+                 "burst: %.0f requests wait behind %d busy replicas (about %.3f s) and a replica "
+                 "loads in %.3f s",
+                 uncovered, ready, wait, load);
+    return current + 1;
 }

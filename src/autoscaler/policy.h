@@ -62,6 +62,12 @@
  * predictive need when that grows the pool; when the reactive decision
  * shrinks it, never below the need over one load time (at least a minute)
  * (trigger `predicted_load`, or `keep_alive` when the rhythm holds it).
+ * Hybrid holds a surplus replica for max(2 decision intervals, 2 load
+ * times) of low load instead of the configured idle window (getting it
+ * back costs one load time; see policy.c), and its panic lasts as long.
+ * Burst start (policy_burst_target, hybrid and predictive): a request
+ * that waits behind busy replicas starts one more replica at once when a
+ * replica loads faster than that request would wait.
  * `reactive` ignores the forecast entirely (its decision is unchanged).
  *
  * Cooldowns, bounds on concurrent loads and memory admission are the
@@ -71,15 +77,17 @@
 #define INFERD_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
 
 typedef struct policy_input {
-    double now;           /* seconds, monotonic */
-    double started_at;    /* when the model began to be watched (idle time counts from here) */
-    int current_replicas; /* starting + ready (draining ones excluded) */
-    int floor_replicas;   /* min_replicas, at least 1 when pinned */
+    double now;            /* seconds, monotonic */
+    double started_at;     /* when the model began to be watched (idle time counts from here) */
+    int current_replicas;  /* starting + ready (draining ones excluded) */
+    int starting_replicas; /* of those, still loading (0: all ready, or not known) */
+    int floor_replicas;    /* min_replicas, at least 1 when pinned */
     int max_replicas;
     double target_concurrency;   /* requests per replica the pool is sized for */
     double concurrency_stable;   /* mean of (in flight + queued) over the stable window */
@@ -149,5 +157,23 @@ void policy_state_seed_minute(policy_state_t *state, int64_t unix_minute, double
 
 void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, policy_state_t *state,
                    policy_decision_t *out);
+
+/* Burst start, between decisions: called when a request has to wait
+ * because every replica is busy or starting. The count to grow to (one
+ * more than current_replicas), or -1 to wait for the next decision:
+ *   - only for the predictive and hybrid strategies, with at least one
+ *     replica (from zero the pool's cold start does it) below max_replicas,
+ *     requests waiting, and the load and service times known;
+ *   - the waiting requests that no starting replica is coming for
+ *     (queue_length - starting x target) wait about
+ *         service_seconds x uncovered / (max(ready, 1) x target)
+ *     (the last of them, as the ready replicas work through the queue);
+ *   - a new replica helps when load_seconds is shorter than that wait.
+ * Reads current, starting and max replicas, target_concurrency,
+ * queue_length, load_seconds and service_seconds only. Fills reason
+ * (reason_len bytes, may be 0) with a sentence when it returns a count.
+ * Cooldowns, the load cap and memory are the caller's (gates.h). */
+int policy_burst_target(const policy_input_t *in, const autoscaler_config_t *cfg, char *reason,
+                        size_t reason_len);
 
 #endif

@@ -790,6 +790,7 @@ void pool_submit(pool_t *p, const char *payload, size_t len, pool_done_fn done,
     job->accepted_ns = uv_hrtime();
     job->deadline_ns = job->accepted_ns + seconds_to_ns(p->model.cold_start_timeout_seconds);
     job->cold_start = count_slots(p, 0, 1) == 0;
+    bool had_replicas = count_slots(p, 1, 1) > 0;
     window_record_arrival(p->window, (double)job->accepted_ns / 1e9);
     p->totals.arrivals++;
 
@@ -808,6 +809,12 @@ void pool_submit(pool_t *p, const char *payload, size_t len, pool_done_fn done,
     if (p->desired == 0)
         reconcile(p);
     pump(p);
+    /* Last, so that whatever the observer resizes finds the pool settled.
+     * A request that started a cold start is the COLD_START event's. */
+    if (had_replicas && queue_length(&p->queue) > 0) {
+        pool_event_t ev = {.type = POOL_EVENT_QUEUED};
+        notify(p, &ev);
+    }
 }
 
 void pool_quiesce(pool_t *p)

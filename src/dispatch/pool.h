@@ -21,7 +21,8 @@
  * (pool_get_totals): requests by outcome, a latency histogram with fixed
  * bounds, cold starts and a cold-start duration histogram, for exports
  * that must be cumulative (GET /metrics). An observer hears of cold starts,
- * replicas becoming ready and replicas ending, for the event history.
+ * replicas becoming ready and replicas ending, for the event history, and
+ * of requests that wait behind busy replicas, for burst start.
  */
 #ifndef INFERD_POOL_H
 #define INFERD_POOL_H
@@ -59,6 +60,8 @@ typedef enum {
     POOL_EVENT_COLD_START,    /* a request found no replica and started one */
     POOL_EVENT_REPLICA_READY, /* load_time_ms, start_time_ms, memory_mb set */
     POOL_EVENT_REPLICA_ENDED, /* why and detail set */
+    POOL_EVENT_QUEUED,        /* a request submitted to a pool with replicas waits: every
+                                 replica is busy or starting (once per such request) */
 } pool_event_type_t;
 
 typedef struct pool_event {

@@ -15,7 +15,10 @@
  * the READY event itself);
  * - a request that finds no replica is a cold start: it is the pool's
  *   business (the simulator's pool starts the replica), and like the
- *   controller's pool observer it stamps last_cold_start and last_change.
+ *   controller's pool observer it stamps last_cold_start and last_change;
+ * - a request that waits behind busy replicas is the pool's QUEUED event:
+ *   for predictive and hybrid, policy_burst_target may start one more
+ *   replica at that arrival (trigger "burst"), through the same rules.
  * Not modelled: memory admission (gate_memory_fit - the simulation has no
  * machine memory), manual operations and their hold, custom metrics,
  * replica CPU, machine memory and GPU (NAN: unknown, as policy_decide
@@ -180,27 +183,18 @@ static int resume_capped_growth(inferd_policy_t *p, const sim_observation_t *obs
     return apply_resize(p, r.current, target, goal, obs->now);
 }
 
-static int inferd_on_arrival(void *state, const sim_observation_t *obs)
+/* The policy's input from an observation, as decide_model() in
+ * autoscaler/controller.c builds it from the metrics window; the same at
+ * a decision and at a burst. */
+static policy_input_t input_of(const inferd_policy_t *p, const sim_observation_t *obs)
 {
-    inferd_policy_t *p = state;
-    if (obs->ready + obs->starting == 0 && obs->desired == 0 && obs->queued > 0) {
-        /* The pool's cold start, as the controller hears of it. */
-        p->times.last_cold_start = p->times.last_change = obs->now;
-        return -1;
-    }
-    return resume_capped_growth(p, obs);
-}
-
-static int inferd_on_tick(void *state, const sim_observation_t *obs)
-{
-    inferd_policy_t *p = state;
     const autoscaler_config_t *cfg = &p->cfg;
-    int current = obs->ready + obs->starting;
     double p95 = obs->recent_latency_p95_seconds;
-    policy_input_t in = {
+    return (policy_input_t){
         .now = obs->now,
         .started_at = 0, /* the model is watched from the start of the trace */
-        .current_replicas = current,
+        .current_replicas = obs->ready + obs->starting,
+        .starting_replicas = obs->starting,
         .floor_replicas = p->model.min_replicas,
         .max_replicas = p->model.max_replicas,
         /* A model that sets no target_concurrency of its own. */
@@ -225,10 +219,56 @@ static int inferd_on_tick(void *state, const sim_observation_t *obs)
         .load_seconds = p->model.load_seconds,
         .service_seconds = p->model.service_seconds,
     };
-    push_sample(p, obs->now, obs->concurrency_integral);
-    policy_decide(&in, cfg, &p->state, &p->last);
+}
+
+/* Burst start, as the controller does it on the pool's QUEUED event: the
+ * arrival waits behind busy replicas (the simulator has already handed
+ * out every free slot), so policy_burst_target may want one more now,
+ * through the same resize rules (a growth, so the scale-up cooldown and
+ * the load cap apply; a capped growth in progress is left to go on). */
+static int burst_start(inferd_policy_t *p, const sim_observation_t *obs)
+{
+    int current = obs->ready + obs->starting;
+    if (obs->queued == 0 || p->capped_growth_target > current)
+        return -1;
+    policy_input_t in = input_of(p, obs);
+    char reason[sizeof(p->last.reason)];
+    int want = policy_burst_target(&in, &p->cfg, reason, sizeof(reason));
+    if (want < 0)
+        return -1;
     resize_request_t r = resize_request_of(p, obs);
-    int target = gate_resize_target(cfg, &p->times, &p->capped_growth_target, &r, obs->now);
+    r.decided = want;
+    r.panicking = false;
+    int target = gate_resize_target(&p->cfg, &p->times, &p->capped_growth_target, &r, obs->now);
+    if (target < 0)
+        return -1;
+    p->last.desired = want;
+    p->last.trigger = "burst";
+    memcpy(p->last.reason, reason, sizeof(reason));
+    return apply_resize(p, current, target, want, obs->now);
+}
+
+static int inferd_on_arrival(void *state, const sim_observation_t *obs)
+{
+    inferd_policy_t *p = state;
+    if (obs->ready + obs->starting == 0 && obs->desired == 0 && obs->queued > 0) {
+        /* The pool's cold start, as the controller hears of it. */
+        p->times.last_cold_start = p->times.last_change = obs->now;
+        return -1;
+    }
+    int target = resume_capped_growth(p, obs);
+    return target >= 0 ? target : burst_start(p, obs);
+}
+
+static int inferd_on_tick(void *state, const sim_observation_t *obs)
+{
+    inferd_policy_t *p = state;
+    int current = obs->ready + obs->starting;
+    policy_input_t in = input_of(p, obs);
+    push_sample(p, obs->now, obs->concurrency_integral);
+    policy_decide(&in, &p->cfg, &p->state, &p->last);
+    resize_request_t r = resize_request_of(p, obs);
+    int target = gate_resize_target(&p->cfg, &p->times, &p->capped_growth_target, &r, obs->now);
     return apply_resize(p, current, target, p->last.desired, obs->now);
 }
 

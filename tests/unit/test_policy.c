@@ -1460,3 +1460,143 @@ Test(policy, predictive_and_hybrid)
         policy_state_free(&state);
     }
 }
+
+/* ---- burst start ---- */
+
+/* Each row: a request waits behind busy replicas, and policy_burst_target
+ * says whether to start one more now. Replicas serve one request at a
+ * time unless the row says otherwise. */
+typedef struct burst_case {
+    const char *name;
+    scaling_strategy_t strategy;
+    policy_input_t in;
+    int want; /* the count to grow to, or -1 */
+} burst_case_t;
+
+#define WAITING(replicas, starting, queued, load, service)                                         \
+    .current_replicas = (replicas), .starting_replicas = (starting), .max_replicas = 10,           \
+    .target_concurrency = 1, .queue_length = (queued), .load_seconds = (load),                     \
+    .service_seconds = (service)
+
+static const burst_case_t burst_cases[] = {
+    {"a 5 ms load is shorter than the 60 ms wait behind one busy replica: one more",
+     STRATEGY_HYBRID,
+     {WAITING(1, 0, 1, 0.005, 0.06)},
+     2},
+    {"the same for predictive", STRATEGY_PREDICTIVE, {WAITING(1, 0, 1, 0.005, 0.06)}, 2},
+    {"reactive never bursts", STRATEGY_REACTIVE, {WAITING(1, 0, 1, 0.005, 0.06)}, -1},
+    {"a 30 s load is longer than the 0.5 s wait: none",
+     STRATEGY_HYBRID,
+     {WAITING(1, 0, 1, 30, 0.5)},
+     -1},
+    {"... but 100 requests behind 1 replica wait 50 s: one more",
+     STRATEGY_HYBRID,
+     {WAITING(1, 0, 100, 30, 0.5)},
+     2},
+    {"the wait is shared by the ready replicas: 4 waiting behind 4 at 1 s is 1 s, a 2 s load "
+     "waits",
+     STRATEGY_HYBRID,
+     {WAITING(4, 0, 4, 2, 1)},
+     -1},
+    {"a starting replica is already coming for the one waiting request: none",
+     STRATEGY_HYBRID,
+     {WAITING(2, 1, 1, 0.005, 0.06)},
+     -1},
+    {"a second waiting request has none coming: one more",
+     STRATEGY_HYBRID,
+     {WAITING(2, 1, 2, 0.005, 0.06)},
+     3},
+    {"at max_replicas: none", STRATEGY_HYBRID, {WAITING(10, 0, 5, 0.005, 0.06)}, -1},
+    {"at zero the cold start does it: none", STRATEGY_HYBRID, {WAITING(0, 0, 1, 0.005, 0.06)}, -1},
+    {"nobody waits: none", STRATEGY_HYBRID, {WAITING(1, 0, 0, 0.005, 0.06)}, -1},
+    {"the load time not measured yet: none", STRATEGY_HYBRID, {WAITING(1, 0, 1, NAN, 0.06)}, -1},
+    {"the service time not measured yet: none",
+     STRATEGY_HYBRID,
+     {WAITING(1, 0, 1, 0.005, NAN)},
+     -1},
+    {"two requests per replica: 2 waiting behind 1 at 60 ms wait 60 ms, one more",
+     STRATEGY_HYBRID,
+     {.current_replicas = 1,
+      .max_replicas = 10,
+      .target_concurrency = 2,
+      .queue_length = 2,
+      .load_seconds = 0.005,
+      .service_seconds = 0.06},
+     2},
+};
+
+Test(policy, burst_start)
+{
+    for (size_t r = 0; r < sizeof(burst_cases) / sizeof(burst_cases[0]); r++) {
+        const burst_case_t *c = &burst_cases[r];
+        autoscaler_config_t cfg;
+        config_autoscaler_defaults(&cfg);
+        cfg.scaling_strategy = c->strategy;
+        char reason[240] = "";
+        int got = policy_burst_target(&c->in, &cfg, reason, sizeof(reason));
+        cr_expect_eq(got, c->want, "%s: %d, want %d", c->name, got, c->want);
+        if (got >= 0)
+            cr_expect(strstr(reason, "burst:") != NULL, "%s: reason \"%s\"", c->name, reason);
+    }
+}
+
+/* ---- hybrid's hold ---- */
+
+/* A model at 2 replicas whose load fell to one replica's worth at 1000 s:
+ * hybrid lets the surplus go after max(2 decision intervals, 2 load
+ * times) of low load (4 s with the 2 s default for a 5 ms load, 60 s for
+ * a 30 s load), where reactive waits its configured 300 s. The forecast
+ * has no history, so it needs one replica. */
+typedef struct hold_case {
+    const char *name;
+    scaling_strategy_t strategy;
+    double load_seconds;
+    double now; /* the load has been low since 1000 s */
+    int desired;
+} hold_case_t;
+
+static const hold_case_t hold_cases[] = {
+    {"hybrid, 5 ms load: held 2 s into the 4 s hold", STRATEGY_HYBRID, 0.005, 1002, 2},
+    {"hybrid, 5 ms load: let go after 4 s", STRATEGY_HYBRID, 0.005, 1004, 1},
+    {"hybrid, 30 s load: held at 58 s of the 60 s hold", STRATEGY_HYBRID, 30, 1058, 2},
+    {"hybrid, 30 s load: let go after 60 s", STRATEGY_HYBRID, 30, 1060, 1},
+    {"reactive, 5 ms load: held at 60 s (its window is 300 s)", STRATEGY_REACTIVE, 0.005, 1060, 2},
+    {"reactive: let go after 300 s", STRATEGY_REACTIVE, 0.005, 1300, 1},
+};
+
+Test(policy, hybrid_hold)
+{
+    for (size_t r = 0; r < sizeof(hold_cases) / sizeof(hold_cases[0]); r++) {
+        const hold_case_t *c = &hold_cases[r];
+        autoscaler_config_t cfg;
+        config_autoscaler_defaults(&cfg);
+        cfg.scaling_strategy = c->strategy;
+        policy_input_t in = {
+            .now = c->now,
+            .current_replicas = 2,
+            .max_replicas = 10,
+            .target_concurrency = 1,
+            .concurrency_stable = 0.5,
+            .concurrency_panic = 0.5,
+            .concurrency_now = 1,
+            .replica_cpu_percent = NAN,
+            .memory_percent = NAN,
+            .model_memory_percent = NAN,
+            .gpu_percent = NAN,
+            .p95_ms = NAN,
+            .last_arrival = c->now,
+            .last_busy = c->now,
+            .unix_now = NOW_UNIX,
+            .load_seconds = c->load_seconds,
+            .service_seconds = 0.06,
+        };
+        policy_state_t state = BELOW_SINCE(1000);
+        state.predict = NULL;
+        policy_decision_t out;
+        memset(&out, 0, sizeof(out));
+        policy_decide(&in, &cfg, &state, &out);
+        cr_expect_eq(out.desired, c->desired, "%s: desired %d, want %d (%s)", c->name, out.desired,
+                     c->desired, out.reason);
+        policy_state_free(&state);
+    }
+}

@@ -322,6 +322,42 @@ Test(sim, queue_computed_by_hand)
     record_free(&rec);
 }
 
+/* Burst start by hand: one replica that loads in 5 ms and serves one
+ * request in 1 s; a request at 0 s (a cold start) and two at 21.1 s. The
+ * second of those finds the replica busy. Hybrid starts another replica
+ * at that arrival: 1.005 s. Reactive waits for its decision at 22 s,
+ * whose panic starts one: 0.9 s of waiting, 0.005 s of load, 1 s of
+ * service. */
+Test(sim, burst_start_by_hand)
+{
+    const double arrival[] = {0, 21.1, 21.1};
+    const double service[] = {1, 1, 1};
+    const struct {
+        const char *policy;
+        double second_latency;
+    } rows[] = {{"hybrid", 1.005}, {"predictive", 1.005}, {"reactive", 1.905}};
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        sim_workload_t work = {3, arrival, service, SIM_TRACE_EPOCH, 21.1};
+        sim_model_t model = {0.005, 1, 1, 0, 10, NULL};
+        record_t rec;
+        record_init(&rec, 3);
+        sim_options_t opts = {.tail_seconds = 5,
+                              .slo_seconds = 2,
+                              .on_replicas = record_replicas,
+                              .on_answer = record_answer,
+                              .hook_ctx = &rec};
+        sim_policy_ops_t ops;
+        cr_assert_eq(sim_policy_find(rows[r].policy, &ops), 0);
+        sim_result_t res;
+        char err[256];
+        cr_assert_eq(sim_run(&work, &model, &ops, &opts, &res, err, sizeof(err)), 0);
+        cr_expect_float_eq(rec.latency[1], 1.0, 1e-9, "%s: %.6f", rows[r].policy, rec.latency[1]);
+        cr_expect_float_eq(rec.latency[2], rows[r].second_latency, 1e-9, "%s: %.6f", rows[r].policy,
+                           rec.latency[2]);
+        record_free(&rec);
+    }
+}
+
 /* Unknown names are refused, known ones all resolve. */
 Test(sim, policy_registry)
 {
