@@ -378,6 +378,13 @@ done:
 /* The forecast has one-minute resolution: a shorter horizon says nothing
  * a minute does not. */
 #define PREDICT_MIN_HORIZON 60.0
+/* When a replica loads slower than a request is served, burst start cannot
+ * cover the queueing of a pool sized at its mean load, so the forecast's
+ * need carries headroom: the fewest replicas with which at most this share
+ * of requests would wait longer than the operator's response-time
+ * threshold less the service time, in an M/M/n queue (Erlang C) offered
+ * the forecast rate. The p99 notion: 1 %. */
+#define PREDICT_LATE_SHARE 0.01
 /* Hybrid's hold (see the top of the file). */
 #define HOLD_LOADS     2.0
 #define HOLD_DECISIONS 2.0
@@ -465,6 +472,45 @@ static void predict_observe(struct policy_predict *p, const policy_input_t *in,
         p->work_end = fmax(in->last_busy, p->seen_arrival);
 }
 
+/* Erlang C: the probability that a request waits in an M/M/n queue offered
+ * a (requests in service on average, a < n), from the Erlang B recursion,
+ * which stays finite for any n. */
+static double erlang_c(int n, double a)
+{
+    double b = 1.0;
+    for (int k = 1; k <= n; k++)
+        b = a * b / (k + a * b);
+    return n * b / (n - a * (1.0 - b));
+}
+
+/* The fewest replicas (each serving `per` requests) with which at most
+ * PREDICT_LATE_SHARE of requests wait longer than `budget` service times,
+ * for an offered load of a requests in service: in an M/M/n queue (n =
+ * replicas x per servers) P(wait > t) = C(n, a) exp(-(n - a) t / S). At
+ * most CONFIG_REPLICAS_LIMIT. */
+static int replicas_with_headroom(double a, double per, double budget)
+{
+    if (!(a > 0) || !(per > 0))
+        return 0;
+    if (!(budget > 0))
+        budget = 0;
+    for (int r = 1; r <= CONFIG_REPLICAS_LIMIT; r++) {
+        int n = (int)floor(r * per);
+        if (n < 1 || n <= a)
+            continue;
+        if (erlang_c(n, a) * exp(-(n - a) * budget) <= PREDICT_LATE_SHARE)
+            return r;
+    }
+    return CONFIG_REPLICAS_LIMIT;
+}
+
+/* The wait a request may have, in service times, before its latency
+ * passes the response-time threshold. */
+static double wait_budget(const autoscaler_config_t *cfg, double service)
+{
+    return (cfg->thresholds.response_time_threshold_ms / 1000.0 - service) / service;
+}
+
 static double known_or_zero(double v)
 {
     return isfinite(v) && v > 0 ? v : 0;
@@ -480,8 +526,8 @@ typedef struct need {
  * says the model is up, which widens the rhythm's window by one histogram
  * bin (unloading a model to load it again within a bin is churn below the
  * histogram's resolution). */
-static void predict_need(const policy_input_t *in, struct policy_predict *p, double horizon,
-                         bool holding, need_t *n)
+static void predict_need(const policy_input_t *in, const autoscaler_config_t *cfg,
+                         struct policy_predict *p, double horizon, bool holding, need_t *n)
 {
     forecast_rate_t fr;
     forecast_predict(p->forecast, in->unix_now, horizon, &fr);
@@ -496,7 +542,12 @@ static void predict_need(const policy_input_t *in, struct policy_predict *p, dou
              horizon, fr.method, PREDICT_MIN_EXPECTED);
     if (expected >= PREDICT_MIN_EXPECTED) {
         bool sized = isfinite(service) && service > 0;
-        int k = sized ? replicas_for(peak / 60.0 * service, in->target_concurrency) : 1;
+        double offered = peak / 60.0 * service;
+        bool slow_load = !(isfinite(in->load_seconds) && in->load_seconds < service);
+        int k = !sized      ? 1
+                : slow_load ? replicas_with_headroom(offered, in->target_concurrency,
+                                                     wait_budget(cfg, service))
+                            : replicas_for(offered, in->target_concurrency);
         n->replicas = k > 1 ? k : 1;
         n->trigger = "predicted_load";
         if (sized)
@@ -554,7 +605,7 @@ static void decide_predictive(const policy_input_t *in, const autoscaler_config_
                               policy_state_t *state, step_t *s)
 {
     need_t n;
-    predict_need(in, state->predict, horizon_of(in, cfg), in->current_replicas > 0, &n);
+    predict_need(in, cfg, state->predict, horizon_of(in, cfg), in->current_replicas > 0, &n);
     state->panic_until = 0;
     if (in->current_replicas > 0 && n.replicas == 0 && idle_enough_for_zero(in, cfg)) {
         zero_step(in, state, s);
@@ -631,11 +682,11 @@ static void decide_hybrid(const policy_input_t *in, const autoscaler_config_t *c
 {
     int current = in->current_replicas;
     need_t hold;
-    predict_need(in, state->predict, hold_horizon_of(in), true, &hold);
+    predict_need(in, cfg, state->predict, hold_horizon_of(in), true, &hold);
     shrink_rules_t rules = hybrid_rules(in, cfg, state->predict, &hold);
     decide_reactive(in, cfg, state, &rules, s);
     need_t n;
-    predict_need(in, state->predict, horizon_of(in, cfg), current > 0, &n);
+    predict_need(in, cfg, state->predict, horizon_of(in, cfg), current > 0, &n);
     if (current == 0 && !(in->queue_length > 0) && !cfg->model_management.preload_popular_models &&
         n.replicas > 0) {
         if (s->desired == 0)
