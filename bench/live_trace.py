@@ -54,7 +54,10 @@ replica-seconds = the sum over the one-second samples of ready + starting
 replicas; cold starts and scale events from GET /models and
 GET /autoscaler/history after the run; and, from GET /autoscaler/stats
 read once a second, the seconds in which the policy's latest decision had
-each trigger (panic, concurrency, predicted_load, keep_alive, ...).
+each trigger (panic, concurrency, predicted_load, keep_alive, ...). CPU
+during each replay (/proc): the machine's busy CPU-seconds, inferd's
+(gateway and workers), the load test's, and the rest: other work on the
+shared machine, which the comparison cannot control and so reports.
 
 Simulation: `inferd simulate` on the same trace with --time-scale 1/X (its
 time scale multiplies inter-arrival times; loadtest's divides them),
@@ -321,6 +324,28 @@ def summarise(out_dir, slo_ms, nproc, service_ms):
     }
 
 
+def machine_busy_seconds():
+    """CPU seconds the whole machine has spent busy (all CPUs, /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    return (sum(fields[:8]) - fields[3] - fields[4]) / B.CLK_TCK
+
+
+def server_cpu_seconds(pid):
+    """CPU seconds of inferd and its workers: the gateway's own, those of the
+    workers it has reaped (cutime, cstime) and those of the live ones."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total = sum(int(x) for x in fields[11:15]) / B.CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+    for kid in B.child_pids(pid):
+        total += B.proc_cpu_seconds(kid) or 0
+    return total
+
+
 class TriggerPoller:
     """Reads GET /autoscaler/stats once a second during a replay and counts
     the seconds in which the model's latest decision had each trigger (the
@@ -364,6 +389,8 @@ def live_run(args, strategy, cal, slo_ms):
         out = os.path.join(procs.tmp, "loadtest")
         argv = loadtest_argv(args, srv.port, out)
         load_before = B.loadavg()
+        busy0, server0 = machine_busy_seconds(), server_cpu_seconds(srv.proc.pid)
+        kids0, wall0 = B.children_cpu_seconds(), time.monotonic()
         log_path = os.path.join(procs.tmp, "loadtest.log")
         with open(log_path, "wb") as log_file:
             p = procs.start(argv, f"loadtest ({strategy})", stdout=log_file, stderr=log_file,
@@ -377,6 +404,15 @@ def live_run(args, strategy, cal, slo_ms):
             finally:
                 decisions = poller.stop()
         load_after = B.loadavg()
+        wall = time.monotonic() - wall0
+        busy = machine_busy_seconds() - busy0
+        server = server_cpu_seconds(srv.proc.pid) - server0
+        loadgen = B.children_cpu_seconds() - kids0  # the load test, reaped just now
+        cpu = {"wall_s": B.rnd(wall, 2), "machine_busy_cpu_s": B.rnd(busy, 1),
+               "server_cpu_s": B.rnd(server, 1), "loadtest_cpu_s": B.rnd(loadgen, 1),
+               "other_cpu_s": B.rnd(busy - server - loadgen, 1),
+               "other_share_of_machine": B.rnd((busy - server - loadgen)
+                                               / (wall * (os.cpu_count() or 1)), 3)}
         with open(log_path, errors="replace") as f:
             printed = f.read()
         if rc != 0:
@@ -396,6 +432,7 @@ def live_run(args, strategy, cal, slo_ms):
             "triggers": sorted({e.get("trigger") for e in hist.get("events", [])
                                 if e.get("trigger")}),
             "decisions": decisions,
+            "cpu": cpu,
             "loadavg_before": load_before, "loadavg_after": load_after,
             "loadtest_printed": printed.strip().splitlines()[:2],
         })
