@@ -54,7 +54,9 @@ replica-seconds = the sum over the one-second samples of ready + starting
 replicas; cold starts and scale events from GET /models and
 GET /autoscaler/history after the run; and, from GET /autoscaler/stats
 read once a second, the seconds in which the policy's latest decision had
-each trigger (panic, concurrency, predicted_load, keep_alive, ...). CPU
+each trigger (panic, concurrency, predicted_load, keep_alive, ...), the
+latest reason given for each, and the replicas' mean CPU (what the
+scale-down gate reads; the simulator has no such figure). CPU
 during each replay (/proc): the machine's busy CPU-seconds, inferd's
 (gateway and workers), the load test's, and the rest: other work on the
 shared machine, which the comparison cannot control and so reports.
@@ -354,6 +356,7 @@ class TriggerPoller:
 
     def __init__(self, srv):
         self.srv, self.counts, self.panicking, self.errors = srv, {}, 0, 0
+        self.reasons, self.cpu = {}, []
         self.stop_flag = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -370,12 +373,19 @@ class TriggerPoller:
                     t = m.get("last_trigger") or "none"
                     self.counts[t] = self.counts.get(t, 0) + 1
                     self.panicking += bool(m.get("panicking"))
+                    self.reasons[t] = m.get("last_reason") or ""
+                    if isinstance(m.get("replica_cpu_percent"), (int, float)):
+                        self.cpu.append(m["replica_cpu_percent"])
 
     def stop(self):
         self.stop_flag.set()
         self.thread.join(15)
         return {"seconds_by_trigger": dict(sorted(self.counts.items())),
-                "seconds_panicking": self.panicking, "poll_errors": self.errors}
+                "seconds_panicking": self.panicking, "poll_errors": self.errors,
+                "last_reason_by_trigger": dict(sorted(self.reasons.items())),
+                "replica_cpu_percent_mean": B.rnd(sum(self.cpu) / len(self.cpu), 1)
+                if self.cpu else None,
+                "replica_cpu_percent_median": B.rnd(B.median(self.cpu), 1)}
 
 
 def live_run(args, strategy, cal, slo_ms):
@@ -432,6 +442,7 @@ def live_run(args, strategy, cal, slo_ms):
             "triggers": sorted({e.get("trigger") for e in hist.get("events", [])
                                 if e.get("trigger")}),
             "decisions": decisions,
+            "scale_down_threshold": cfg["configuration"].get("scale_down_threshold"),
             "cpu": cpu,
             "loadavg_before": load_before, "loadavg_after": load_after,
             "loadtest_printed": printed.strip().splitlines()[:2],

@@ -934,6 +934,8 @@ def live_trace_section(out, r):
     row("decisions by trigger (seconds)",
         lambda x: ", ".join(f"{k} {v}" for k, v in x["decisions"]["seconds_by_trigger"].items())
         if x.get("decisions") else "n/a")
+    row("replica CPU, mean (% of one core)",
+        lambda x: fmt((x.get("decisions") or {}).get("replica_cpu_percent_mean"), 0))
     row("system CPU, mean / peak",
         lambda x: f"{fmt(x['mean_system_cpu_percent'], 0)} / "
                   f"{fmt(x['peak_system_cpu_percent'], 0)} %")
@@ -981,6 +983,20 @@ def live_trace_section(out, r):
     out.append("")
 
 
+def span(xs, nd=2):
+    lo, hi = fmt(min(xs), nd), fmt(max(xs), nd)
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def other_work(live):
+    shares = [(st, (x.get("cpu") or {}).get("other_share_of_machine")) for st, x in live.items()]
+    if any(v is None for _, v in shares):
+        return ""
+    parts = [f"{pct(v, 0)} % during {st}'s" for st, v in shares]
+    parts[0] = parts[0].replace(" % during", " % of the machine during", 1) + " replay"
+    return "; other work took " + " and ".join(parts)
+
+
 def live_vs_sim_reading(r):
     s, cal, live, sim = r["settings"], r["calibration"], r["live"], r["simulated"]
     ref = live["reactive"]
@@ -989,8 +1005,8 @@ def live_vs_sim_reading(r):
     lows = [x for x in lows if x is not None]
     if lows and max(lows) < 1:
         parts.append(
-            f"The simulator's latencies are lower: its p99 is {fmt(min(lows), 2)}–"
-            f"{fmt(max(lows), 2)} × the live one and its p50 is the calibrated service time "
+            f"The simulator's latencies are lower: its p99 is {span(lows)} × the live one "
+            "and its p50 is the calibrated service time "
             f"itself ({fmt(sim['reactive']['p50_ms'], 1)} ms against "
             f"{fmt(ref['p50_ms'], 1)} ms live under reactive). It models every request's "
             f"service as fixed at the warm median of one request at a time "
@@ -1006,34 +1022,46 @@ def live_vs_sim_reading(r):
             "no other tenants.")
     elif lows:
         parts.append(
-            f"The simulator's p99 is {fmt(min(lows), 2)}–{fmt(max(lows), 2)} × the live one. "
+            f"The simulator's p99 is {span(lows)} × the live one. "
             f"It models service as fixed at {fmt(cal['warm_median_ms'], 1)} ms and every "
             f"replica with a CPU of its own; live, {s['nproc']} CPUs are shared.")
     rs = [r["simulated_over_live"][st]["replica_seconds"] for st in r["simulated_over_live"]]
     rs = [x for x in rs if x is not None]
     if rs:
-        word = "more" if min(rs) > 1 else "fewer" if max(rs) < 1 else "about as many"
-        parts.append(
-            f"It counts {fmt(min(rs), 2)}–{fmt(max(rs), 2)} × the live replica-seconds "
-            f"({word}): the simulated pool sizes itself from a service time that never "
-            "stretches, it counts draining replicas too, and its clock runs exactly to the "
-            "last answer, while the live count is of ready and starting replicas sampled once "
-            "a second by the load generator.")
+        text = f"It counts {span(rs)} × the live replica-seconds"
+        sim_sd = sim["reactive"]["scale_downs"]
+        live_sd = ref["scale_events"].get("scale_down_events")
+        cpu = (ref.get("decisions") or {}).get("replica_cpu_percent_mean")
+        gate = (ref.get("scale_down_threshold") or {}).get("cpu_percent")
+        text += (f"; under reactive the simulated pool scales down {fmt(sim_sd)} times, the "
+                 f"live one {fmt(live_sd)} times")
+        if cpu is not None and gate is not None and cpu >= gate:
+            text += (f". The simulator has no replica CPU figure, and the scale-down gate "
+                     "counts an unknown figure as below its threshold, so its pool shrinks as "
+                     "soon as the stable-window concurrency allows; live, the replicas' CPU "
+                     f"(mean {fmt(cpu, 0)} % of one core over the replay, read once a second "
+                     "from `GET /autoscaler/stats`) stays above `scale_down_threshold."
+                     f"cpu_percent` ({fmt(gate)} %) most of the time, so the pool stays near "
+                     f"its peak of {ref['peak_replicas']}")
+        text += (". The simulator also counts draining replicas, which the live samples (ready "
+                 "+ starting, once a second) do not.")
+        parts.append(text)
     h = r["ratios_hybrid_over_reactive"]
     seen = set(live["hybrid"]["triggers"]) | set(
         (live["hybrid"].get("decisions") or {}).get("seconds_by_trigger", {}))
     forecast = sorted(seen & FORECAST_TRIGGERS)
     if h["simulated"]["p99"] == 1 and h["simulated"]["replica_seconds"] == 1:
         text = ("In simulation hybrid and reactive decide alike on this trace (ratio 1 on "
-                "both): with minutes of per-minute history the forecast never asks for more "
-                "than the reactive figure")
+                "both): with only minutes of per-minute history the forecast does not ask for "
+                "more than the reactive figure")
         if not forecast:
             text += (", and live no hybrid decision (sampled once a second) nor scale event "
                      "had a forecast trigger either, so the live difference between the two "
                      f"(p99 ratio {fmt(h['live']['p99'], 2)}, replica-seconds ratio "
                      f"{fmt(h['live']['replica_seconds'], 2)}) is most likely the run-to-run "
                      "variation of the same rules on a shared machine (the two replays run "
-                     "one after the other), not a difference of policy")
+                     "one after the other" + other_work(live) + "), not a difference of "
+                     "policy")
         else:
             text += (f"; live, hybrid decisions had the forecast trigger(s) "
                      f"{', '.join(forecast)}, so the live server's forecast did act")
