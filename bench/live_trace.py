@@ -14,17 +14,20 @@ from ../shared/traces/ beside the repository (or --trace), never copied.
 
 Scaling, and why. The machine has 2 CPUs; one flite replica synthesizing
 the loadtest's default sentence "Hello from the inferd load test." is
-single-threaded and takes about 28 ms of CPU per request here (measured at
-the start of every run, below), so one replica serves about 35 requests/s
-and the 2 CPUs about 70. `--time-scale 15` plays the hour in 3.9 minutes
-(15 trace seconds per second) and `--rate-scale 0.4` keeps each row with
-probability 0.4 (seeded, so both strategies get the same arrivals): about
-33 requests/s on average, 45 in the busiest tenth of the seconds and up to
-about 55 in one second, i.e. a mean of about half of what the 2 CPUs can
-serve, with the trace's busy minutes well above one replica's capacity.
+single-threaded and takes about 29 ms per request here when the machine is
+quiet (measured at the start of every run, below; a longer sentence takes
+50 ms or more), so one replica serves about 35 requests/s and the 2 CPUs
+about 70. `--time-scale 15` plays the hour in 3.9 minutes (15 trace seconds
+per second) and `--rate-scale 0.4` keeps each row with probability 0.4
+(seeded, so both strategies get the same arrivals): with seed 1, 7,906
+requests, 34 requests/s on average, 47 in the busiest tenth of the seconds
+and 63 at most in one second, i.e. a mean of about half of what the 2 CPUs
+can serve, with the trace's busy minutes well above one replica's capacity.
 (The full hour in a minute, --time-scale 60, is about 320 requests/s: most
-of it is refused.) The run records the offered rate and that utilisation,
-so a change of the service time on this machine shows.
+of it is refused; --rate-scale 0.2 at --time-scale 15 would be 16/s, a
+quarter of the machine, and rarely above one replica.) The run records the
+offered rate and that utilisation, so a change of the service time on this
+machine shows.
 
 Server, a fresh `inferd serve` (its own data directory, so no stored
 traffic history) per strategy: one model `tts-flite-slt`, backend flite,

@@ -1031,18 +1031,25 @@ def live_vs_sim_reading(r):
         text = f"It counts {span(rs)} × the live replica-seconds"
         sim_sd = sim["reactive"]["scale_downs"]
         live_sd = ref["scale_events"].get("scale_down_events")
-        cpu = (ref.get("decisions") or {}).get("replica_cpu_percent_mean")
+        dec = ref.get("decisions") or {}
+        cpu = dec.get("replica_cpu_percent_mean")
+        med = dec.get("replica_cpu_percent_median")
         gate = (ref.get("scale_down_threshold") or {}).get("cpu_percent")
+        held = dec.get("last_reason_by_trigger", {}).get("none")
         text += (f"; under reactive the simulated pool scales down {fmt(sim_sd)} times, the "
                  f"live one {fmt(live_sd)} times")
-        if cpu is not None and gate is not None and cpu >= gate:
+        if med is not None and gate is not None and med >= gate:
             text += (f". The simulator has no replica CPU figure, and the scale-down gate "
                      "counts an unknown figure as below its threshold, so its pool shrinks as "
                      "soon as the stable-window concurrency allows; live, the replicas' CPU "
-                     f"(mean {fmt(cpu, 0)} % of one core over the replay, read once a second "
-                     "from `GET /autoscaler/stats`) stays above `scale_down_threshold."
-                     f"cpu_percent` ({fmt(gate)} %) most of the time, so the pool stays near "
-                     f"its peak of {ref['peak_replicas']}")
+                     f"(median {fmt(med, 0)} %, mean {fmt(cpu, 0)} % of one core, read once a "
+                     "second from `GET /autoscaler/stats`) is above `scale_down_threshold."
+                     f"cpu_percent` ({fmt(gate)} %) more than half the time, so the pool stays "
+                     f"near its peak of {ref['peak_replicas']}")
+            if held:
+                text += (f" (outside panic the decision's trigger was `none` for "
+                         f"{fmt(dec['seconds_by_trigger'].get('none'))} s, the latest saying "
+                         f"\"{held}\")")
         text += (". The simulator also counts draining replicas, which the live samples (ready "
                  "+ starting, once a second) do not.")
         parts.append(text)
@@ -1076,7 +1083,7 @@ def issue5_cost(res):
     walls = [c["wall_seconds"] for c in sp.get("results", [])] + \
         [c["wall_seconds"] for c in sp.get("speed", [])] if sp and not sp.get("error") else []
     text = "The policy simulations "
-    text += (f"took {fmt(sum(walls), 1)} s of simulator time in the last run"
+    text += (f"spent {fmt(sum(walls), 1)} s (wall clock) in `inferd simulate` in the last run"
              if walls else "take seconds")
     text += "; the live trace replay plays the compressed trace once per strategy"
     if spans:
@@ -1208,9 +1215,10 @@ def main():
     out.append(
         "Three measurements of what the server itself costs (sections 1–3, targets from "
         "issue 2), two of the autoscaler (sections 4–5, targets from issue 3), one of the "
-        "scaling-event notifier (section 6), and two of the scaling strategies on a "
-        "production trace (sections 7–8, issue 5: every policy in simulation, and a live "
-        "replay through `inferd loadtest` next to the same replay in simulation), each "
+        "scaling-event notifier (section 6), and two of the scaling strategies (sections "
+        "7–8, issue 5: every policy in simulation on the Azure trace and on generated ones, "
+        "and a live replay of the Azure trace through `inferd loadtest` next to the same "
+        "replay in simulation), each "
         "against a reference measured **in the same run** (the machine is shared and noisy, "
         "so only a same-run comparison means anything). These are benchmarks, not timed "
         "tests: `make test` does not run them.\n")
