@@ -64,8 +64,8 @@ during each replay (/proc): the machine's busy CPU-seconds, inferd's
 (gateway and workers), the load test's, and the rest: other work on the
 shared machine, which the comparison cannot control and so reports.
 
-Simulation: `inferd simulate` on the same trace with --time-scale 1/X (its
-time scale multiplies inter-arrival times; loadtest's divides them),
+Simulation: `inferd simulate` on the same trace with --time-scale X (both
+commands play the trace X times faster),
 --rate-scale Y, --policy reactive,hybrid, the measured service and load
 times, --max-replicas 4, --min-replicas 0, --tail-seconds 0 (the live run
 ends with its last answer) and --autoscaler-config with the same partial
@@ -465,7 +465,7 @@ def live_run(args, strategy, cal, slo_ms):
 
 def simulate(args, cal, slo_ms):
     argv = [B.INFERD, "simulate", "--trace", args.trace,
-            "--time-scale", f"{1 / args.time_scale:.9g}", "--rate-scale", f"{args.rate_scale:g}",
+            "--time-scale", f"{args.time_scale:g}", "--rate-scale", f"{args.rate_scale:g}",
             "--policy", ",".join(STRATEGIES), "--format", "json",
             "--service-ms", f"{cal['warm_median_ms']:g}",
             "--load-ms", f"{cal['spawn_to_ready_ms']:g}", "--concurrency", "1",

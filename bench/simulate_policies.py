@@ -5,7 +5,7 @@ and a heavy synthetic one; plus the simulator's own speed.
 
     bench/simulate_policies.py [--trace PATH] [--seed 7]
 
-Traces: the Azure LLM inference trace (conversation, one hour, 19,365
+Traces: the Azure LLM inference trace (conversation, one hour, 19,366
 requests; Azure Public Dataset, CC-BY; Patel et al., "Splitwise", ISCA
 2024), read in place from ../shared/traces/ beside the repository (or
 --trace); and `--generate diurnal|spike|onoff|sparse|poisson` with a fixed

@@ -586,8 +586,8 @@ int sim_trace_generate(const char *name, uint64_t seed, double duration, double 
 int sim_trace_scale(sim_trace_t *t, double time_scale, double rate_scale, uint64_t seed)
 {
     for (size_t i = 0; i < t->n; i++)
-        t->arrival[i] *= time_scale;
-    t->span *= time_scale;
+        t->arrival[i] /= time_scale;
+    t->span /= time_scale;
     if (rate_scale == 1.0)
         return 0;
     sim_rng_t rng;

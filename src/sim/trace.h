@@ -74,8 +74,9 @@ extern const size_t sim_trace_shape_count;
 int sim_trace_generate(const char *shape, uint64_t seed, double duration, double rate,
                        sim_trace_t *out, char *err, size_t errlen);
 
-/* Multiplies inter-arrival times by time_scale (< 1 compresses the trace)
- * and the request rate by rate_scale: below 1 each request is kept with
+/* Plays the trace time_scale times faster (inter-arrival times divided by
+ * it: 60 plays an hour in a minute, as inferd loadtest --time-scale does)
+ * and multiplies the request rate by rate_scale: below 1 each request is kept with
  * that probability; above 1 each request stands for floor(rate_scale)
  * requests plus one more with probability of the fraction, the extra ones
  * at uniform random times between it and the next request (so the shape is

@@ -112,7 +112,7 @@ class SimulateOutputTest(SimulateTestCase):
             self.assertGreaterEqual(row["p50_ms"], 22)
 
         minutes = self.write("minutes.csv", "minute,count\n0,30\n1,0\n2,120\n10,5\n")
-        out = self.run_json(minutes, "--policy", "keep_alive", "--time-scale", "0.5")
+        out = self.run_json(minutes, "--policy", "keep_alive", "--time-scale", "2")
         self.assertEqual(out[0]["requests"], 155)
         out = self.run_json(minutes, "--policy", "keep_alive", "--rate-scale", "2")
         self.assertEqual(out[0]["requests"], 310)
