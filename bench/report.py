@@ -838,6 +838,19 @@ def sim_policies_section(out, r):
                    f"≥ 20 %: {'; '.join(beats)}. Every baseline beaten on some metric: "
                    f"{'yes' if c['hybrid_beats_every_baseline'] else 'no'}. "
                    f"({fmt(c['wall_seconds'], 3)} s for all policies.)\n")
+    shipped = r.get("shipped_defaults")
+    if shipped:
+        out.append("**inferd's strategies with the defaults as shipped** (60 / 300 / 900 s "
+                   "cooldowns, 2 loads at once; the baselines as above), the same cases: "
+                   "cold starts % / p99 ms / replica-seconds.\n")
+        names = [p["policy"] for p in shipped[0]["policies"]]
+        out.append("| trace | model | " + " | ".join(names) + " |")
+        out.append("| --- | --- | " + " | ".join("---" for _ in names) + " |")
+        for c in shipped:
+            cells = [f"{pct(p['cold_start_share'], 3)} / {fmt(p['p99_ms'], 0)} / "
+                     f"{fmt(p['replica_seconds'], 0)}" for p in c["policies"]]
+            out.append(f"| {c['trace']} | {c['model']} | " + " | ".join(cells) + " |")
+        out.append("")
     out.append("**Speed**: one run of each policy on a generated Poisson trace, timed by the "
                "wall clock around the whole `inferd simulate` process (trace generation and "
                "start-up included); target (as `bench/simulate_policies.py` defines it): "
@@ -941,17 +954,18 @@ def live_trace_section(out, r):
                   f"{fmt(x['peak_system_cpu_percent'], 0)} %")
     row("CPU-s during the replay: inferd / load test / other work",
         lambda x: f"{fmt(x['cpu']['server_cpu_s'], 0)} / {fmt(x['cpu']['loadtest_cpu_s'], 1)} / "
-                  f"{fmt(x['cpu']['other_cpu_s'], 0)}" if x.get("cpu") else "n/a")
+                  f"{fmt(max(0.0, x['cpu']['other_cpu_s']), 0)}" if x.get("cpu") else "n/a")
     row("other work's share of the machine",
-        lambda x: f"{pct(x['cpu']['other_share_of_machine'], 0)} %" if x.get("cpu") else "n/a")
+        lambda x: f"{pct(max(0.0, x['cpu']['other_share_of_machine']), 0)} %"
+        if x.get("cpu") else "n/a")
     row("load average before → after",
         lambda x: f"{x['loadavg_before'][0]} → {x['loadavg_after'][0]}")
     out.append("")
     out.append(f"Target: {r['target']} → {live_verdict(r)}.\n")
 
-    out.append(f"**The same trace in simulation**, scaled the same way (`inferd simulate "
-               f"--time-scale` multiplies inter-arrival times, so 1/{s['time_scale']:g}), with "
-               "the calibrated service and load times:\n")
+    out.append(f"**The same trace in simulation**, scaled the same way (both commands' "
+               f"`--time-scale {s['time_scale']:g}` play the trace {s['time_scale']:g} times "
+               "faster), with the calibrated service and load times:\n")
     out.append(f"```\n{sim['command']}\n```\n")
     out.append("| | " + " | ".join(f"{st} live | {st} simulated" for st in strategies) + " |")
     out.append("| --- | " + " | ".join("---: | ---:" for _ in strategies) + " |")

@@ -29,6 +29,12 @@
  *           (policy_burst_target; the wait is service x uncovered / ready,
  *           the requests no starting replica is coming for). Knative's
  *           activator only helps from zero; this helps from any count.
+ *   headroom = when a replica loads slower than a request is served, burst
+ *           start cannot cover queueing, so the forecast's need is the
+ *           fewest replicas with which 1 % of requests at most wait past
+ *           the response-time threshold in an M/M/n queue (Erlang C); with
+ *           a faster load the need is Little's law, and bursts are burst
+ *           start's (predict_need).
  */
 #include "autoscaler/policy.h"
 #include "autoscaler/forecast.h"

@@ -43,7 +43,12 @@
  *            window); service_seconds when NAN is estimated as the stable
  *            concurrency / the measured rate (Little's law backwards; it
  *            counts queueing too, so it errs on the safe side), the latest
- *            such estimate kept; with none, the need is 1;
+ *            such estimate kept; with none, the need is 1. When a replica
+ *            loads slower than a request is served (or its load time is
+ *            unknown), the need carries headroom instead: the fewest
+ *            replicas with which at most 1 % of requests would wait past
+ *            thresholds.response_time_threshold_ms less the service time
+ *            in an M/M/n queue offered the peak rate (Erlang C);
  *   rhythm:  with a representative idle-time histogram, a request is
  *            expected from the pre-warm window after the end of the last
  *            work until the keep-alive window; while that start lies
