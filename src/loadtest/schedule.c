@@ -3,13 +3,15 @@
  * Everything is decided before the run so that the run itself only has to
  * send at the times written here: the load generator is open loop, and a
  * schedule that depended on answers would not be. Random choices come from
- * a seeded splitmix64, so a seed reproduces a run's requests exactly.
+ * the seeded generator of util/rng.h, so a seed reproduces a run's requests
+ * exactly.
  *
  * A trace is read whole and checked whole (every row, even those past the
  * duration), so an error late in the file is reported before a long run,
  * not discovered by a later one.
  */
 #include "loadtest/schedule.h"
+#include "util/rng.h"
 #include "util/xalloc.h"
 
 #include <errno.h>
@@ -41,22 +43,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* ---- a small seeded generator ---- */
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in (0, 1): never 0, so -log(u) is finite. */
-static double uniform01(uint64_t *state)
-{
-    return ((double)(splitmix64(state) >> 11) + 0.5) / 9007199254740992.0;
 }
 
 /* ---- the list ---- */
@@ -175,11 +161,12 @@ schedule_t *schedule_poisson(double rate_rps, uint64_t seed, const schedule_limi
         return NULL;
     }
     schedule_t *s = schedule_new();
-    uint64_t state = seed;
-    double t = -log(uniform01(&state)) / rate_rps;
+    rng_t rng;
+    rng_seed(&rng, seed);
+    double t = rng_exponential(&rng, 1.0 / rate_rps);
     while (!schedule_full(s, limits, t)) {
         schedule_push(s, t, SCHEDULE_ANY_MODEL);
-        t += -log(uniform01(&state)) / rate_rps;
+        t += rng_exponential(&rng, 1.0 / rate_rps);
     }
     return s;
 }
@@ -332,12 +319,12 @@ static long header_column(const char *line, size_t len, const char *name)
 
 /* How many copies of one row rate_scale sends: the whole part always, one
  * more with the probability of the fractional part. */
-static unsigned row_copies(double rate_scale, uint64_t *state)
+static unsigned row_copies(double rate_scale, rng_t *rng)
 {
     double whole = floor(rate_scale);
     double frac = rate_scale - whole;
     unsigned n = (unsigned)whole;
-    if (frac > 0 && uniform01(state) < frac)
+    if (frac > 0 && rng_uniform(rng) < frac)
         n++;
     return n;
 }
@@ -355,7 +342,8 @@ schedule_t *schedule_parse_trace(const char *name, const char *text, size_t len,
         return NULL;
     }
     schedule_t *s = schedule_new();
-    uint64_t state = opts->seed;
+    rng_t rng;
+    rng_seed(&rng, opts->seed);
     const char *p = text, *end = text + len;
     size_t lineno = 0, rows = 0;
     long model_col = -1;
@@ -422,7 +410,7 @@ schedule_t *schedule_parse_trace(const char *name, const char *text, size_t len,
             }
         }
         double at = (t - first) / opts->time_scale;
-        unsigned copies = row_copies(opts->rate_scale, &state);
+        unsigned copies = row_copies(opts->rate_scale, &rng);
         for (unsigned c = 0; c < copies && !schedule_full(s, limits, at); c++)
             schedule_push(s, at, model);
     }

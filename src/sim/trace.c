@@ -8,6 +8,7 @@
  * shape's peak rate, each kept with probability rate(t) / peak.
  */
 #include "sim/trace.h"
+#include "util/rng.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,66 +24,9 @@
 #define SECONDS_PER_DAY  86400.0
 #define MAX_MINUTE_COUNT 10000000.0
 
-/* ---- the generator ---- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void sim_rng_seed(sim_rng_t *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(sim_rng_t *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-double sim_rng_uniform(sim_rng_t *r)
-{
-    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-static double rng_exp(sim_rng_t *r, double mean)
-{
-    return -mean * log1p(-sim_rng_uniform(r));
-}
-
-static double rng_normal(sim_rng_t *r)
-{
-    /* Box-Muller; 1 - u keeps the logarithm finite. */
-    double u = 1.0 - sim_rng_uniform(r), v = sim_rng_uniform(r);
-    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
-}
-
-/* Each use of the seed gets its own stream, so that changing how service
- * times are drawn does not move the arrivals. */
+/* Each use of the seed gets its own stream (rng_seed_stream), so that
+ * changing how service times are drawn does not move the arrivals. */
 enum { STREAM_ARRIVALS = 1, STREAM_MINUTES, STREAM_SCALE, STREAM_SERVICE };
-
-static void rng_stream(sim_rng_t *r, uint64_t seed, uint64_t stream)
-{
-    sim_rng_seed(r, seed ^ (stream * 0xd1b54a32d192ed03ULL));
-}
 
 /* ---- a growable trace ---- */
 
@@ -322,13 +266,13 @@ typedef struct minute_row {
 /* Spreads each minute's count uniformly within it. */
 static int spread_minutes(builder_t *b, const minute_row_t *rows, size_t n, uint64_t seed)
 {
-    sim_rng_t rng;
-    rng_stream(&rng, seed, STREAM_MINUTES);
+    rng_t rng;
+    rng_seed_stream(&rng, seed, STREAM_MINUTES);
     double origin = n > 0 ? rows[0].start : 0;
     for (size_t i = 0; i < n; i++) {
         size_t first = b->t->n;
         for (uint64_t k = 0; k < rows[i].count; k++)
-            if (builder_push(b, rows[i].start - origin + 60.0 * sim_rng_uniform(&rng), 0, 0) < 0)
+            if (builder_push(b, rows[i].start - origin + 60.0 * rng_uniform(&rng), 0, 0) < 0)
                 return -1;
         /* Insertion sort: the minute's points are few and this keeps the
          * order independent of the C library's qsort. */
@@ -555,15 +499,15 @@ int sim_trace_generate(const char *name, uint64_t seed, double duration, double 
     if (!(rate > 0))
         rate = info->default_rate;
     double peak = rate * shapes[i].peak_factor;
-    sim_rng_t rng;
-    rng_stream(&rng, seed, STREAM_ARRIVALS);
+    rng_t rng;
+    rng_seed_stream(&rng, seed, STREAM_ARRIVALS);
     builder_t b = {.t = out};
     double t = 0;
     for (;;) {
-        t += rng_exp(&rng, 1.0 / peak);
+        t += rng_exponential(&rng, 1.0 / peak);
         if (t >= duration)
             break;
-        if (sim_rng_uniform(&rng) * peak >= shapes[i].rate(t, rate))
+        if (rng_uniform(&rng) * peak >= shapes[i].rate(t, rate))
             continue;
         if (builder_push(&b, t, 0, 0) < 0) {
             snprintf(err, errlen, "out of memory generating a '%s' trace", name);
@@ -590,21 +534,21 @@ int sim_trace_scale(sim_trace_t *t, double time_scale, double rate_scale, uint64
     t->span /= time_scale;
     if (rate_scale == 1.0)
         return 0;
-    sim_rng_t rng;
-    rng_stream(&rng, seed, STREAM_SCALE);
+    rng_t rng;
+    rng_seed_stream(&rng, seed, STREAM_SCALE);
     sim_trace_t scaled = {.unix_start = t->unix_start, .span = t->span};
     const double *context = t->context_tokens, *generated = t->generated_tokens;
     builder_t b = {.t = &scaled, .tokens = context && generated};
     double whole = floor(rate_scale), fraction = rate_scale - whole;
     for (size_t i = 0; i < t->n; i++) {
-        unsigned copies = (unsigned)whole + (sim_rng_uniform(&rng) < fraction);
+        unsigned copies = (unsigned)whole + (rng_uniform(&rng) < fraction);
         double next = i + 1 < t->n ? t->arrival[i + 1] : t->arrival[i];
         double gap = next - t->arrival[i];
         double c = context && generated ? context[i] : 0;
         double g = context && generated ? generated[i] : 0;
         size_t first = scaled.n;
         for (unsigned k = 0; k < copies; k++) {
-            double at = t->arrival[i] + (k == 0 ? 0 : gap * sim_rng_uniform(&rng));
+            double at = t->arrival[i] + (k == 0 ? 0 : gap * rng_uniform(&rng));
             if (builder_push(&b, at, c, g) < 0) {
                 sim_trace_free(&scaled);
                 return -1;
@@ -628,8 +572,8 @@ int sim_trace_scale(sim_trace_t *t, double time_scale, double rate_scale, uint64
 int sim_service_times(const sim_trace_t *t, const sim_service_t *s, uint64_t seed, double *out,
                       char *err, size_t errlen)
 {
-    sim_rng_t rng;
-    rng_stream(&rng, seed, STREAM_SERVICE);
+    rng_t rng;
+    rng_seed_stream(&rng, seed, STREAM_SERVICE);
     double mean = s->mean_ms / 1000.0;
     /* mu such that the lognormal's mean is mean: E = exp(mu + sigma^2 / 2). */
     double mu = log(mean > 0 ? mean : 1e-9) - s->sigma * s->sigma / 2.0;
@@ -645,7 +589,7 @@ int sim_service_times(const sim_trace_t *t, const sim_service_t *s, uint64_t see
             out[i] = mean;
             break;
         case SIM_SERVICE_EXP:
-            out[i] = rng_exp(&rng, mean);
+            out[i] = rng_exponential(&rng, mean);
             break;
         case SIM_SERVICE_LOGNORMAL:
             out[i] = exp(mu + s->sigma * rng_normal(&rng));

@@ -45,14 +45,6 @@ typedef struct sim_trace {
                                  generated duration */
 } sim_trace_t;
 
-/* The seeded generator: xoshiro256** seeded through splitmix64. */
-typedef struct sim_rng {
-    uint64_t s[4];
-} sim_rng_t;
-
-void sim_rng_seed(sim_rng_t *r, uint64_t seed);
-double sim_rng_uniform(sim_rng_t *r); /* in [0, 1) */
-
 /* Reads path into out (which the caller frees with sim_trace_free). seed
  * spreads per-minute counts. Returns 0, or -1 with a sentence in err that
  * names the file and, for a bad row, the line and the column. */
