@@ -43,6 +43,7 @@ trace and the speed target met; 1: missed; 2: could not run.
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -141,7 +142,7 @@ def run(args):
             rows, wall, argv = simulate(source, model, args.seed, like)
             j = judge(rows)
             results.append({"trace": label, "model": model,
-                            "command": "inferd " + " ".join(
+                            "command": "inferd " + shlex.join(
                                 os.path.relpath(a, B.ROOT) if os.path.isabs(a) else a
                                 for a in argv[1:]),
                             "wall_seconds": B.rnd(wall, 3), "policies": rows, **j})

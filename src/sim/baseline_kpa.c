@@ -47,6 +47,7 @@
  *   pod in the same instant, without waiting for the next tick.
  */
 #include "sim/sim_policy.h"
+#include "sim/window_mean.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -61,17 +62,11 @@
 #define KPA_SCALE_TO_ZERO_GRACE 30.0
 #define KPA_SAMPLES             128 /* ticks kept: twice the stable window at 2 s */
 
-typedef struct kpa_sample {
-    double t;
-    double integral;
-} kpa_sample_t;
-
 typedef struct kpa {
     double target; /* concurrency per pod */
-    /* Ring of (time, concurrency integral), oldest at first. */
-    kpa_sample_t samples[KPA_SAMPLES];
-    size_t first;
-    size_t count;
+    /* (time, concurrency integral) at each tick. */
+    sim_sample_t storage[KPA_SAMPLES];
+    sim_samples_t samples;
     double panic_time; /* < 0: not panicking */
     int max_panic_pods;
     double zero_since; /* < 0: the decision was not 0 */
@@ -83,44 +78,6 @@ static int kpa_ceil(double x)
     return (int)ceil(x - 1e-9);
 }
 
-static void kpa_push_sample(kpa_t *k, double t, double integral)
-{
-    size_t at = (k->first + k->count) % KPA_SAMPLES;
-    k->samples[at] = (kpa_sample_t){t, integral};
-    if (k->count < KPA_SAMPLES)
-        k->count++;
-    else
-        k->first = (k->first + 1) % KPA_SAMPLES;
-}
-
-/* The average concurrency over [now - window, now]. */
-static double kpa_window_average(const kpa_t *k, const sim_observation_t *obs, double window)
-{
-    double from = obs->now - window;
-    double now_integral = obs->concurrency_integral;
-    for (size_t i = k->count; i-- > 0;) {
-        const kpa_sample_t *s = &k->samples[(k->first + i) % KPA_SAMPLES];
-        if (s->t > from)
-            continue;
-        double next_t = obs->now, next_integral = now_integral;
-        if (i + 1 < k->count) {
-            const kpa_sample_t *n = &k->samples[(k->first + i + 1) % KPA_SAMPLES];
-            next_t = n->t;
-            next_integral = n->integral;
-        }
-        double at_from = s->integral;
-        if (next_t > s->t)
-            at_from += (next_integral - s->integral) * (from - s->t) / (next_t - s->t);
-        return (now_integral - at_from) / window;
-    }
-    /* Less history than the window: average what there is. */
-    const kpa_sample_t *oldest = &k->samples[k->first];
-    double span = obs->now - oldest->t;
-    if (k->count == 0 || span <= 0)
-        return (double)obs->in_flight + (double)obs->queued;
-    return (now_integral - oldest->integral) / span;
-}
-
 static void *kpa_create(const sim_model_t *model)
 {
     kpa_t *k = calloc(1, sizeof(*k));
@@ -130,7 +87,8 @@ static void *kpa_create(const sim_model_t *model)
     k->target = concurrency * KPA_TARGET_UTILISATION;
     k->panic_time = -1;
     k->zero_since = -1;
-    kpa_push_sample(k, 0, 0); /* cumulative figures start at 0 at time 0 */
+    sim_samples_init(&k->samples, k->storage, KPA_SAMPLES);
+    sim_samples_push(&k->samples, 0, 0); /* cumulative figures start at 0 at time 0 */
     return k;
 }
 
@@ -162,9 +120,12 @@ static int kpa_clamp(int pods, double low, double high)
 static int kpa_on_tick(void *state, const sim_observation_t *obs)
 {
     kpa_t *k = state;
-    double stable = kpa_window_average(k, obs, KPA_STABLE_WINDOW);
-    double panic = kpa_window_average(k, obs, KPA_PANIC_WINDOW);
-    kpa_push_sample(k, obs->now, obs->concurrency_integral);
+    double instant = (double)obs->in_flight + (double)obs->queued;
+    double stable = sim_samples_mean(&k->samples, obs->now, obs->concurrency_integral,
+                                     KPA_STABLE_WINDOW, instant);
+    double panic = sim_samples_mean(&k->samples, obs->now, obs->concurrency_integral,
+                                    KPA_PANIC_WINDOW, instant);
+    sim_samples_push(&k->samples, obs->now, obs->concurrency_integral);
 
     /* Rates are measured against the ready pods, taken as 1 at zero so
      * that a revision can grow out of zero. */

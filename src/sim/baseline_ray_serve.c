@@ -42,6 +42,7 @@
  *   0.1 s iteration.
  */
 #include "sim/sim_policy.h"
+#include "sim/window_mean.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,18 +55,12 @@
 #define RAY_DOWNSCALE_TO_ZERO RAY_DOWNSCALE_DELAY
 #define RAY_SAMPLES           1024 /* > 30 s / 0.1 s, with room for extra ticks */
 
-typedef struct ray_sample {
-    double t;
-    double integral;
-} ray_sample_t;
-
 typedef struct ray_serve {
     int min_replicas;
     int max_replicas;
-    int decision_counter; /* > 0: consecutive upscale proposals; < 0: downscale */
-    ray_sample_t samples[RAY_SAMPLES];
-    size_t first;
-    size_t count;
+    int decision_counter;              /* > 0: consecutive upscale proposals; < 0: downscale */
+    sim_sample_t storage[RAY_SAMPLES]; /* (time, concurrency integral) at each loop */
+    sim_samples_t samples;
 } ray_serve_t;
 
 static int ray_ceil(double x)
@@ -74,42 +69,12 @@ static int ray_ceil(double x)
     return (int)ceil(x - 1e-9);
 }
 
-static void ray_push_sample(ray_serve_t *r, double t, double integral)
-{
-    size_t at = (r->first + r->count) % RAY_SAMPLES;
-    r->samples[at] = (ray_sample_t){t, integral};
-    if (r->count < RAY_SAMPLES)
-        r->count++;
-    else
-        r->first = (r->first + 1) % RAY_SAMPLES;
-}
-
 /* The average of in-flight plus queued requests over the look-back
  * period ending now (over the time since the start, if shorter). */
 static double ray_look_back_average(const ray_serve_t *r, const sim_observation_t *obs)
 {
-    double from = obs->now - RAY_LOOK_BACK;
-    double now_integral = obs->concurrency_integral;
-    for (size_t i = r->count; i-- > 0;) {
-        const ray_sample_t *s = &r->samples[(r->first + i) % RAY_SAMPLES];
-        if (s->t > from)
-            continue;
-        double next_t = obs->now, next_integral = now_integral;
-        if (i + 1 < r->count) {
-            const ray_sample_t *n = &r->samples[(r->first + i + 1) % RAY_SAMPLES];
-            next_t = n->t;
-            next_integral = n->integral;
-        }
-        double at_from = s->integral;
-        if (next_t > s->t)
-            at_from += (next_integral - s->integral) * (from - s->t) / (next_t - s->t);
-        return (now_integral - at_from) / RAY_LOOK_BACK;
-    }
-    const ray_sample_t *oldest = &r->samples[r->first];
-    double span = obs->now - oldest->t;
-    if (r->count == 0 || span <= 0)
-        return (double)obs->in_flight + (double)obs->queued;
-    return (now_integral - oldest->integral) / span;
+    return sim_samples_mean(&r->samples, obs->now, obs->concurrency_integral, RAY_LOOK_BACK,
+                            (double)obs->in_flight + (double)obs->queued);
 }
 
 static void *ray_create(const sim_model_t *model)
@@ -119,7 +84,8 @@ static void *ray_create(const sim_model_t *model)
         return NULL;
     r->min_replicas = model->min_replicas > 0 ? model->min_replicas : 0;
     r->max_replicas = model->max_replicas > 0 ? model->max_replicas : 1;
-    ray_push_sample(r, 0, 0); /* cumulative figures start at 0 at time 0 */
+    sim_samples_init(&r->samples, r->storage, RAY_SAMPLES);
+    sim_samples_push(&r->samples, 0, 0); /* cumulative figures start at 0 at time 0 */
     return r;
 }
 
@@ -147,7 +113,7 @@ static int ray_on_tick(void *state, const sim_observation_t *obs)
 {
     ray_serve_t *r = state;
     double total = ray_look_back_average(r, obs);
-    ray_push_sample(r, obs->now, obs->concurrency_integral);
+    sim_samples_push(&r->samples, obs->now, obs->concurrency_integral);
     int target = obs->desired;
 
     if (obs->ready <= 0) {

@@ -34,6 +34,7 @@
  * is the stable window with the defaults.
  */
 #include "sim/sim_policy.h"
+#include "sim/window_mean.h"
 
 #include "autoscaler/gates.h"
 #include "autoscaler/policy.h"
@@ -43,11 +44,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct window_sample {
-    double t;
-    double integral;
-} window_sample_t;
-
 typedef struct inferd_policy {
     autoscaler_config_t cfg;
     sim_model_t model;
@@ -55,45 +51,16 @@ typedef struct inferd_policy {
     policy_decision_t last;
     scale_times_t times;
     int capped_growth_target;
-    /* Ring of (time, concurrency integral) at each decision, oldest first. */
-    window_sample_t *samples;
-    size_t first, count, cap;
+    /* (time, concurrency integral) at each decision. */
+    sim_sample_t *storage;
+    sim_samples_t samples;
 } inferd_policy_t;
-
-static void push_sample(inferd_policy_t *p, double t, double integral)
-{
-    size_t at = (p->first + p->count) % p->cap;
-    p->samples[at] = (window_sample_t){t, integral};
-    if (p->count < p->cap)
-        p->count++;
-    else
-        p->first = (p->first + 1) % p->cap;
-}
 
 /* Mean of (in flight + queued) over [now - window, now]. */
 static double window_mean(const inferd_policy_t *p, const sim_observation_t *obs, double window)
 {
-    double from = obs->now - window;
-    for (size_t i = p->count; i-- > 0;) {
-        const window_sample_t *s = &p->samples[(p->first + i) % p->cap];
-        if (s->t > from)
-            continue;
-        double next_t = obs->now, next_integral = obs->concurrency_integral;
-        if (i + 1 < p->count) {
-            const window_sample_t *n = &p->samples[(p->first + i + 1) % p->cap];
-            next_t = n->t;
-            next_integral = n->integral;
-        }
-        double at_from = s->integral;
-        if (next_t > s->t)
-            at_from += (next_integral - s->integral) * (from - s->t) / (next_t - s->t);
-        return (obs->concurrency_integral - at_from) / window;
-    }
-    const window_sample_t *oldest = &p->samples[p->first];
-    double span = obs->now - oldest->t;
-    if (p->count == 0 || span <= 0)
-        return (double)obs->in_flight + (double)obs->queued;
-    return (obs->concurrency_integral - oldest->integral) / span;
+    return sim_samples_mean(&p->samples, obs->now, obs->concurrency_integral, window,
+                            (double)obs->in_flight + (double)obs->queued);
 }
 
 static void *inferd_create(const sim_model_t *model, scaling_strategy_t strategy)
@@ -114,13 +81,14 @@ static void *inferd_create(const sim_model_t *model, scaling_strategy_t strategy
     /* Enough decisions to reach back over the longer window, and a spare. */
     double window =
         fmax(p->cfg.reactive.stable_window_seconds, p->cfg.reactive.panic_window_seconds);
-    p->cap = (size_t)ceil(window / p->cfg.timing.decision_interval_seconds) + 3;
-    p->samples = calloc(p->cap, sizeof(*p->samples));
-    if (!p->samples) {
+    size_t cap = (size_t)ceil(window / p->cfg.timing.decision_interval_seconds) + 3;
+    p->storage = calloc(cap, sizeof(*p->storage));
+    if (!p->storage) {
         free(p);
         return NULL;
     }
-    push_sample(p, 0, 0); /* cumulative figures start at 0 at time 0 */
+    sim_samples_init(&p->samples, p->storage, cap);
+    sim_samples_push(&p->samples, 0, 0); /* cumulative figures start at 0 at time 0 */
     return p;
 }
 
@@ -145,7 +113,7 @@ static void inferd_destroy(void *state)
     if (!p)
         return;
     policy_state_free(&p->state);
-    free(p->samples);
+    free(p->storage);
     free(p);
 }
 
@@ -265,7 +233,7 @@ static int inferd_on_tick(void *state, const sim_observation_t *obs)
     inferd_policy_t *p = state;
     int current = obs->ready + obs->starting;
     policy_input_t in = input_of(p, obs);
-    push_sample(p, obs->now, obs->concurrency_integral);
+    sim_samples_push(&p->samples, obs->now, obs->concurrency_integral);
     policy_decide(&in, &p->cfg, &p->state, &p->last);
     resize_request_t r = resize_request_of(p, obs);
     int target = gate_resize_target(&p->cfg, &p->times, &p->capped_growth_target, &r, obs->now);
