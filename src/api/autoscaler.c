@@ -40,11 +40,6 @@ static json_t *count_or_null(long n)
     return n >= 0 ? json_integer(n) : json_null();
 }
 
-static double mono_now(void)
-{
-    return (double)uv_hrtime() / 1e9;
-}
-
 /* ---- sums over every model ---- */
 
 typedef struct server_figures {
@@ -323,7 +318,7 @@ void api_autoscaler_stats(http_request_t *req, const route_params_t *params, voi
 {
     api_context_t *api = ctx;
     (void)params;
-    double now = mono_now();
+    double now = time_mono_now();
     server_figures_t f;
     gather(api, now, &f);
     autoscaler_status_t st;

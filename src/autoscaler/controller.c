@@ -24,11 +24,6 @@
 
 #define MAX_PIDS COLLECTOR_MAX_PIDS
 
-double autoscaler_mono_now(void)
-{
-    return (double)uv_hrtime() / 1e9;
-}
-
 model_state_t *autoscaler_model_state(autoscaler_t *a, const pool_t *pool)
 {
     for (size_t i = 0; i < a->n_models; i++)
@@ -88,7 +83,7 @@ static void measure_model(autoscaler_t *a, pool_t *pool, double now, model_metri
 json_t *autoscaler_model_metrics(autoscaler_t *a, pool_t *pool)
 {
     model_metrics_t m;
-    measure_model(a, pool, autoscaler_mono_now(), &m);
+    measure_model(a, pool, time_mono_now(), &m);
     pool_counts_t c;
     pool_get_counts(pool, &c);
     double memory = a->have_system ? a->system.memory_percent : NAN;
@@ -189,7 +184,7 @@ static int admit_by_memory(autoscaler_t *a, pool_t *pool, int current, int want,
     autoscaler_reserve_mb(a, per_replica * fit);
     /* One event per refusal episode, not one per decision interval. */
     model_state_t *ms = autoscaler_model_state(a, pool);
-    double now = autoscaler_mono_now();
+    double now = time_mono_now();
     if (ms && now - ms->last_admission_refusal < a->cfg.cooldowns.scale_up_cooldown_seconds)
         return fit;
     if (ms)
@@ -306,7 +301,7 @@ static void decide_model(autoscaler_t *a, model_state_t *ms, double now)
 static void on_decide_tick(uv_timer_t *timer)
 {
     autoscaler_t *a = timer->data;
-    double now = autoscaler_mono_now();
+    double now = time_mono_now();
     a->last_decision_unix = time_unix_now();
     op_check_all(a);
     op_write_due_outcomes(a);
@@ -352,7 +347,7 @@ static bool burst_start(autoscaler_t *a, model_state_t *ms)
     int want = policy_burst_target(&in, &a->cfg, reason, sizeof(reason));
     if (want < 0)
         return false;
-    double now = autoscaler_mono_now();
+    double now = time_mono_now();
     resize_request_t r = resize_request_of(a, ms, &c, want, now);
     r.panicking = false; /* a burst start waits out the scale-up cooldown */
     int target = gate_resize_target(&a->cfg, &ms->times, &ms->capped_growth_target, &r, now);
@@ -407,7 +402,7 @@ static void resume_capped_growth(autoscaler_t *a)
 {
     if (!a->cfg.enabled || a->stopped)
         return;
-    double now = autoscaler_mono_now();
+    double now = time_mono_now();
     for (size_t i = 0; i < a->n_models; i++) {
         model_state_t *ms = &a->models[i];
         pool_counts_t c;
@@ -431,7 +426,7 @@ static void on_pool_event(pool_t *pool, const pool_event_t *ev, void *ctx)
         /* A cold start holds back zero-scaling and shrinking, never growth:
          * a burst that arrives at zero must be able to grow at once. */
         if (ms)
-            ms->times.last_cold_start = ms->times.last_change = autoscaler_mono_now();
+            ms->times.last_cold_start = ms->times.last_change = time_mono_now();
         break;
     }
     case POOL_EVENT_REPLICA_READY:
@@ -492,7 +487,7 @@ autoscaler_t *autoscaler_new(uv_loop_t *loop, const inferd_config_t *cfg, dispat
     a->store = store;
     a->collector = collector_new(loop, cfg->server.data_dir);
     a->started_unix = time_unix_now();
-    a->started_mono = autoscaler_mono_now();
+    a->started_mono = time_mono_now();
     a->last_decision_unix = NAN;
     a->last_collection_unix = NAN;
     a->last_load_failure_unix = NAN;
@@ -599,7 +594,7 @@ void autoscaler_get_status(const autoscaler_t *a, autoscaler_status_t *out)
     out->last_collection_at = a->last_collection_unix;
     out->data_points = collector_samples(a->collector);
     out->decisions_last_minute =
-        ring_count_since(a->decisions, a->n_decisions, DECISION_RING, autoscaler_mono_now() - 60.0);
+        ring_count_since(a->decisions, a->n_decisions, DECISION_RING, time_mono_now() - 60.0);
     out->scaling_in_progress = op_any_in_progress(a);
     out->have_system = a->have_system;
     out->system = a->system;

@@ -67,7 +67,7 @@ int autoscaler_record_custom_metric(autoscaler_t *a, pool_t *pool, const char *n
         snprintf(err, errlen, "a custom metric needs a valid name and a finite value");
         return AUTOSCALER_CUSTOM_BAD;
     }
-    double now = autoscaler_mono_now();
+    double now = time_mono_now();
     custom_gauge_t *g = slot_for(a, ms, name, now);
     if (!g) {
         snprintf(err, errlen,
@@ -100,7 +100,7 @@ json_t *autoscaler_custom_metrics_json(const autoscaler_t *a, const pool_t *pool
     const model_state_t *ms = autoscaler_model_state((autoscaler_t *)a, pool);
     if (!ms)
         return out;
-    double now = autoscaler_mono_now();
+    double now = time_mono_now();
     for (size_t i = 0; i < AUTOSCALER_CUSTOM_METRICS_MAX; i++) {
         const custom_gauge_t *g = &ms->custom[i];
         if (!g->name[0])

@@ -116,7 +116,6 @@ struct autoscaler {
     size_t n_outcomes;
 };
 
-double autoscaler_mono_now(void);
 model_state_t *autoscaler_model_state(autoscaler_t *a, const pool_t *pool);
 
 /* Memory that new replicas may take now: MemAvailable from the latest

@@ -10,6 +10,7 @@
  */
 #include "autoscaler/internal.h"
 #include "util/text.h"
+#include "util/timefmt.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -340,7 +341,7 @@ void autoscaler_scale(autoscaler_t *a, const scale_request_t *req, int *status, 
     size_t n;
     if (collect_models(a, req, rule, plans, &n, status, body) < 0)
         return;
-    double now = autoscaler_mono_now();
+    double now = time_mono_now();
     for (size_t i = 0; i < n; i++) {
         plans[i].current = current_replicas(plans[i].pool);
         plans[i].target = default_target(req, plans[i].current);

@@ -145,7 +145,7 @@ static void finish_entry(autoscaler_t *a, operation_t *op, op_entry_t *e, bool s
         outcome_due_t *due = &a->outcomes[a->n_outcomes++];
         snprintf(due->event_id, sizeof(due->event_id), "%s", e->event_id);
         due->pool = e->pool;
-        due->due = autoscaler_mono_now() + a->cfg.timing.decision_interval_seconds;
+        due->due = time_mono_now() + a->cfg.timing.decision_interval_seconds;
     }
 }
 
@@ -258,7 +258,7 @@ operation_t *op_record_incident(autoscaler_t *a, pool_t *pool, const char *type,
 
 void op_write_due_outcomes(autoscaler_t *a)
 {
-    double now = autoscaler_mono_now();
+    double now = time_mono_now();
     size_t kept = 0;
     for (size_t i = 0; i < a->n_outcomes; i++) {
         outcome_due_t *due = &a->outcomes[i];

@@ -23,6 +23,7 @@
 #include "dispatch/queue.h"
 #include "dispatch/route.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 #include "util/xalloc.h"
 
 #include <math.h>
@@ -112,11 +113,6 @@ struct pool {
 static void reconcile(pool_t *p);
 static void pump(pool_t *p);
 
-static double now_seconds(void)
-{
-    return (double)uv_hrtime() / 1e9;
-}
-
 static double ms_between(uint64_t from_ns, uint64_t to_ns)
 {
     return (double)(to_ns - from_ns) / 1e6;
@@ -133,7 +129,7 @@ static void refresh_gauges(pool_t *p)
 {
     pool_counts_t c;
     pool_get_counts(p, &c);
-    double now = now_seconds();
+    double now = time_mono_now();
     window_set_load(p->window, now, c.in_flight, (unsigned)c.queued);
     window_set_replicas(p->window, now, (unsigned)c.ready, (unsigned)c.busy);
 }
@@ -729,7 +725,7 @@ pool_t *pool_new(const pool_env_t *env, const model_config_t *model)
     p->params_json = json_dumps(p->model.params, JSON_COMPACT);
     if (!p->params_json)
         p->params_json = xstrdup("{}");
-    p->window = window_new(now_seconds());
+    p->window = window_new(time_mono_now());
     if (!p->window) {
         fprintf(stderr, "error inferd: out of memory for the metrics of model '%s'\n", model->name);
         abort();

@@ -41,11 +41,6 @@ struct traffic_recorder {
     bool closing;
 };
 
-static double mono_now(void)
-{
-    return (double)uv_hrtime() / 1e9;
-}
-
 static double target_concurrency(const traffic_recorder_t *r, const model_config_t *m)
 {
     return m->target_concurrency > 0
@@ -58,7 +53,7 @@ static double target_concurrency(const traffic_recorder_t *r, const model_config
  * one when final), so that every request is stored exactly once. */
 static void record_span(traffic_recorder_t *r, bool final)
 {
-    double now = mono_now(), unix_now = time_unix_now();
+    double now = time_mono_now(), unix_now = time_unix_now();
     double span = now - r->last_mono;
     size_t n = dispatch_pool_count(r->dispatch);
 
@@ -176,7 +171,7 @@ void recorder_start(traffic_recorder_t *r)
     if (r->started)
         return;
     r->started = true;
-    r->last_mono = mono_now();
+    r->last_mono = time_mono_now();
     r->next_second = (int64_t)floor(r->last_mono);
     uv_timer_start(&r->minute_timer, on_minute, ms_to_next_minute(), 0);
     uv_timer_start(&r->prune_timer, on_prune, 0, PRUNE_EVERY_MS);

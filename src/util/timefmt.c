@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
+#include <uv.h>
 
 double time_unix_now(void)
 {
@@ -33,4 +34,9 @@ void time_format_stamp(double unix_seconds, char out[TIME_STAMP_LEN])
     if (gmtime_r(&t, &tm))
         strftime(day, sizeof(day), "%Y%m%d_%H%M%S", &tm);
     snprintf(out, TIME_STAMP_LEN, "%s_%03d", day, (int)((unix_seconds - whole) * 1000.0));
+}
+
+double time_mono_now(void)
+{
+    return (double)uv_hrtime() / 1e9;
 }

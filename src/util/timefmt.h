@@ -1,5 +1,6 @@
 /* timefmt.h - real (wall-clock) time and the two text forms inferd uses
- * for it: ISO 8601 UTC for documents, and a compact stamp for event ids. */
+ * for it, and the monotonic clock: ISO 8601 UTC for documents, and a compact stamp for event ids.
+ */
 #ifndef INFERD_TIMEFMT_H
 #define INFERD_TIMEFMT_H
 
@@ -8,6 +9,11 @@
 
 /* Unix seconds, with fractions. */
 double time_unix_now(void);
+
+/* Monotonic seconds (the libuv loop's high-resolution clock): the clock of
+ * every measurement window, deadline and decision; only differences mean
+ * anything. */
+double time_mono_now(void);
 
 /* "2026-12-03T18:02:04Z" (whole seconds, UTC). Returns 0, or -1 (out
  * empty) for a time that cannot be written. */
