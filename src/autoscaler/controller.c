@@ -361,6 +361,50 @@ static bool burst_start(autoscaler_t *a, model_state_t *ms)
     return true;
 }
 
+/* ---- release ---- */
+
+/* A request went straight to a free replica (the pool's ARRIVED event):
+ * for a model that loads within a decision interval the policy may let the
+ * replicas beyond the busy ones go now (policy_release_target), down to
+ * the latest decision's release floor, through the same resize rules as a
+ * decision's shrink (settled pool, scale-down cooldown). Per request, so
+ * it reads only the pool's counts and the measured load time. Returns
+ * whether it resized. */
+static bool release(autoscaler_t *a, model_state_t *ms)
+{
+    if (!a->cfg.enabled || a->stopped || a->cfg.scaling_strategy != STRATEGY_HYBRID || !ms->decided)
+        return false;
+    pool_counts_t c;
+    pool_get_counts(ms->pool, &c);
+    const model_config_t *mc = pool_model(ms->pool);
+    policy_input_t in = {
+        .current_replicas = c.starting + c.ready,
+        .starting_replicas = c.starting,
+        .floor_replicas = config_floor_replicas(mc),
+        .max_replicas = mc->max_replicas,
+        .target_concurrency = mc->target_concurrency > 0 ? mc->target_concurrency
+                                                         : a->cfg.reactive.target_concurrency,
+        .concurrency_now = (double)c.in_flight + (double)c.queued,
+        .queue_length = (double)c.queued,
+        .load_seconds = ms->load_seconds,
+    };
+    char reason[sizeof(ms->last.reason)];
+    int want = policy_release_target(&in, &a->cfg, ms->last.release_floor, reason, sizeof(reason));
+    if (want < 0)
+        return false;
+    double now = time_mono_now();
+    resize_request_t r = resize_request_of(a, ms, &c, want, now);
+    r.panicking = false;
+    int target = gate_resize_target(&a->cfg, &ms->times, &ms->capped_growth_target, &r, now);
+    if (target < 0)
+        return false;
+    ms->last.desired = want;
+    ms->last.trigger = "release";
+    memcpy(ms->last.reason, reason, sizeof(reason));
+    apply_resize(a, ms, r.current, target, want, now);
+    return true;
+}
+
 /* ---- pool events ---- */
 
 static const char *failure_reason_of(replica_exit_t why)
@@ -444,6 +488,11 @@ static void on_pool_event(pool_t *pool, const pool_event_t *ev, void *ctx)
     case POOL_EVENT_QUEUED:
         /* Per waiting request: nothing more unless it resized. */
         if (!ms || !burst_start(a, ms))
+            return;
+        break;
+    case POOL_EVENT_ARRIVED:
+        /* Per request served at once: likewise. */
+        if (!ms || !release(a, ms))
             return;
         break;
     }

@@ -14,16 +14,32 @@
  *
  * Hybrid's own figures, each from the model's load time, never from a
  * trace:
- *   hold  = max(HOLD_DECISIONS x decision interval, HOLD_LOADS x load):
- *           a surplus replica goes after the load stayed low that long,
- *           and a panic lasts that long. Ski rental: keeping an idle
- *           replica costs its time, letting it go costs one load (and a
- *           wait of up to one load for the request that wanted it); a
- *           deterministic renter buys after the rent paid equals the price,
- *           so a hold of about one load time is 2-competitive. HOLD_LOADS 2
- *           covers a load time as measured (spawn and start included) and
- *           one more decision to see the load gone; HOLD_DECISIONS 2 keeps
- *           a fast model from flapping on one quiet decision.
+ *   hold  = HOLD_LOADS x load: a surplus replica goes after the load
+ *           stayed low that long, and a panic lasts that long. Ski
+ *           rental: keeping an idle replica costs its time, letting it go
+ *           costs one load (and a wait of up to one load for the request
+ *           that wanted it); a deterministic renter buys after the rent
+ *           paid equals the price, so a hold of about one load time is
+ *           2-competitive. HOLD_LOADS 2 covers a load time as measured
+ *           (spawn and start included) and one more decision to see the
+ *           load gone. A hold shorter than a decision interval is no hold:
+ *           the replica goes at the decision that finds it surplus.
+ *   release = the other half of burst start, between decisions, for a
+ *           model that loads within a decision interval: at a request that
+ *           finds a free replica, replicas beyond the ones busy now go, down
+ *           to the latest decision's count less its hold
+ *           (policy_release_target). A replica the next request might want
+ *           is back within one load time, which for such a model is less
+ *           than a decision would take to notice either way.
+ *   silence = the forecast's own check: while the model is idle, the
+ *           requests the forecast expected are summed (decaying with the
+ *           stable window as time constant); once they reach
+ *           PREDICT_SILENCE_EXPECTED (4.6: no request at all has a
+ *           probability under 1 % for a Poisson count with that mean),
+ *           the forecast is contradicted and its rate need is set aside
+ *           until a request comes. A seasonal estimate of a cycle that has
+ *           stopped, or a trend that outlives its load, otherwise holds a
+ *           model up for as long as its memory lasts.
  *   burst = one more replica between decisions, when a request waits
  *           behind busy replicas longer than a replica takes to load
  *           (policy_burst_target; the wait is service x uncovered / ready,
@@ -47,6 +63,7 @@
 
 typedef struct step {
     int desired;
+    int held_keep; /* > 0: the shrink gate holds; the count it would go to */
     const char *trigger;
     char reason[240];
 } step_t;
@@ -251,6 +268,7 @@ static void gate_shrink(const policy_input_t *in, const autoscaler_config_t *cfg
         state->below_since = in->now;
     double below_for = in->now - state->below_since;
     if (below_for < window) {
+        s->held_keep = keep;
         s->desired = in->current_replicas;
         s->trigger = "none";
         snprintf(s->reason, sizeof(s->reason),
@@ -391,19 +409,22 @@ done:
  * threshold less the service time, in an M/M/n queue (Erlang C) offered
  * the forecast rate. The p99 notion: 1 %. */
 #define PREDICT_LATE_SHARE 0.01
+/* Silence: a forecast that expected this many requests (decaying with the
+ * stable window) while none came is set aside (see the top of the file). */
+#define PREDICT_SILENCE_EXPECTED 4.6
 /* Hybrid's hold (see the top of the file). */
-#define HOLD_LOADS     2.0
-#define HOLD_DECISIONS 2.0
+#define HOLD_LOADS 2.0
 
 struct policy_predict {
     forecast_t *forecast;
-    bool observed;       /* last_now and last_total hold a baseline */
-    double last_now;     /* monotonic time of the previous observation */
-    double last_total;   /* arrivals_total then */
-    double rate;         /* arrivals per second, averaged over the stable window */
-    double service_est;  /* seconds a request holds a slot, from Little's law; NAN none */
-    double seen_arrival; /* the latest arrival already accounted for */
-    double work_end;     /* end of the work before the current idle gap; < 0 none */
+    bool observed;          /* last_now and last_total hold a baseline */
+    double last_now;        /* monotonic time of the previous observation */
+    double last_total;      /* arrivals_total then */
+    double rate;            /* arrivals per second, averaged over the stable window */
+    double service_est;     /* seconds a request holds a slot, from Little's law; NAN none */
+    double seen_arrival;    /* the latest arrival already accounted for */
+    double work_end;        /* end of the work before the current idle gap; < 0 none */
+    double silent_expected; /* requests the forecast expected while none came (decaying) */
 };
 
 static struct policy_predict *predict_of(policy_state_t *state)
@@ -444,6 +465,22 @@ static bool busy_now(const policy_input_t *in)
            (in->last_busy >= 0 && in->last_busy >= in->now);
 }
 
+/* Silence (see the top of the file): what the forecast expected over the
+ * last dt seconds joins the decaying sum while nothing arrives and nothing
+ * runs; any request or work resets it. */
+static void note_silence(struct policy_predict *p, const policy_input_t *in,
+                         const autoscaler_config_t *cfg, double dt, double arrived)
+{
+    if (busy_now(in) || !p->observed || !(dt > 0) || arrived != 0) {
+        p->silent_expected = 0;
+        return;
+    }
+    forecast_rate_t past;
+    forecast_predict(p->forecast, in->unix_now - dt, dt, &past);
+    double tau = cfg->reactive.stable_window_seconds > 0 ? cfg->reactive.stable_window_seconds : 1;
+    p->silent_expected = p->silent_expected * exp(-dt / tau) + past.expected;
+}
+
 /* Feeds one observation: the minute counts, the measured rate (an
  * exponential average with the stable window as its time constant, the
  * same memory the stable concurrency has), the service time estimate, and
@@ -455,6 +492,7 @@ static void predict_observe(struct policy_predict *p, const policy_input_t *in,
 {
     forecast_observe(p->forecast, in->unix_now, in->arrivals_total);
     double dt = in->now - p->last_now, delta = in->arrivals_total - p->last_total;
+    note_silence(p, in, cfg, dt, delta);
     if (p->observed && dt > 0 && delta >= 0 && isfinite(delta)) {
         double tau = cfg->reactive.stable_window_seconds;
         double a = 1 - exp(-dt / (tau > 0 ? tau : 1));
@@ -546,6 +584,12 @@ static void predict_need(const policy_input_t *in, const autoscaler_config_t *cf
     snprintf(n->reason, sizeof(n->reason),
              "%.2f requests expected within %.0f s (forecast: %s), fewer than %.0f", expected,
              horizon, fr.method, PREDICT_MIN_EXPECTED);
+    if (p->silent_expected >= PREDICT_SILENCE_EXPECTED) {
+        snprintf(n->reason, sizeof(n->reason),
+                 "the forecast expected %.1f requests while the model was idle and none came",
+                 p->silent_expected);
+        expected = 0;
+    }
     if (expected >= PREDICT_MIN_EXPECTED) {
         bool sized = isfinite(service) && service > 0;
         double offered = peak / 60.0 * service;
@@ -637,13 +681,21 @@ static void decide_predictive(const policy_input_t *in, const autoscaler_config_
     apply_bounds(in, s);
 }
 
+/* Whether a replica of this model loads within a decision interval: then
+ * burst start and release size it between decisions. */
+static bool loads_within_a_decision(const policy_input_t *in, const autoscaler_config_t *cfg)
+{
+    return isfinite(in->load_seconds) && in->load_seconds >= 0 &&
+           in->load_seconds < cfg->timing.decision_interval_seconds;
+}
+
 /* How long hybrid holds a surplus replica (and a panic's count) once the
- * load is low: HOLD_LOADS load times, at least HOLD_DECISIONS decision
- * intervals (see the top of the file). */
+ * load is low: HOLD_LOADS load times; shorter than a decision interval, no
+ * hold at all (see the top of the file). */
 static double hybrid_hold_seconds(const policy_input_t *in, const autoscaler_config_t *cfg)
 {
-    return fmax(HOLD_DECISIONS * cfg->timing.decision_interval_seconds,
-                HOLD_LOADS * known_or_zero(in->load_seconds));
+    double hold = HOLD_LOADS * known_or_zero(in->load_seconds);
+    return hold < cfg->timing.decision_interval_seconds ? 0 : hold;
 }
 
 /* Hybrid shrinks on the forecast's word rather than on fixed windows. The
@@ -653,7 +705,7 @@ static double hybrid_hold_seconds(const policy_input_t *in, const autoscaler_con
  * the need a replica goes once the load stayed low for the hold
  * (hybrid_hold_seconds): as in ski rental, holding an idle replica for a
  * couple of load times costs no more than the load it would save, so a
- * 5 ms model sheds at the next decisions and a 30 s one after a minute.
+ * 5 ms model sheds at the next decision and a 30 s one after a minute.
  * Its panic holds for the same time, not for the stable window: a panic
  * sizes for a burst because a replica takes a load time to come, and the
  * count it set is worth keeping only as long as getting it back costs.
@@ -717,6 +769,10 @@ static void decide_hybrid(const policy_input_t *in, const autoscaler_config_t *c
                  hold.replicas, hold.reason);
         return;
     }
+    /* What a release may go down to while the shrink gate holds: the
+     * gate's count, never below the forecast's need. */
+    if (s->held_keep > 0 && hold.replicas > s->held_keep)
+        s->held_keep = hold.replicas < current ? hold.replicas : current;
     if (s->desired >= current)
         return;
     int floor = hold.replicas < current ? hold.replicas : current;
@@ -751,6 +807,7 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
     }
     }
     out->desired = s.desired;
+    out->release_floor = s.held_keep > 0 && s.held_keep < s.desired ? s.held_keep : s.desired;
     out->trigger = s.trigger;
     out->panicking = state->panic_until > 0;
     snprintf(out->reason, sizeof(out->reason), "%s", s.reason);
@@ -782,4 +839,29 @@ int policy_burst_target(const policy_input_t *in, const autoscaler_config_t *cfg
                  "loads in %.3f s",
                  uncovered, ready, wait, load);
     return current + 1;
+}
+
+int policy_release_target(const policy_input_t *in, const autoscaler_config_t *cfg,
+                          int release_floor, char *reason, size_t reason_len)
+{
+    int current = in->current_replicas;
+    double per = in->target_concurrency;
+    if (cfg->scaling_strategy != STRATEGY_HYBRID || current <= 1 || in->queue_length > 0 ||
+        !(per > 0) || !loads_within_a_decision(in, cfg))
+        return -1;
+    int keep = replicas_for(in->concurrency_now, per);
+    if (keep < release_floor)
+        keep = release_floor;
+    if (keep < in->floor_replicas)
+        keep = in->floor_replicas;
+    if (keep < 1)
+        keep = 1;
+    if (keep >= current)
+        return -1;
+    if (reason && reason_len > 0)
+        snprintf(reason, reason_len,
+                 "release: %.0f requests in flight need %d of %d replicas, and a replica loads in "
+                 "%.3f s, within a decision interval",
+                 in->concurrency_now, keep, current, in->load_seconds);
+    return keep;
 }

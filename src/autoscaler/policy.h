@@ -67,12 +67,20 @@
  * predictive need when that grows the pool; when the reactive decision
  * shrinks it, never below the need over one load time (at least a minute)
  * (trigger `predicted_load`, or `keep_alive` when the rhythm holds it).
- * Hybrid holds a surplus replica for max(2 decision intervals, 2 load
- * times) of low load instead of the configured idle window (getting it
- * back costs one load time; see policy.c), and its panic lasts as long.
+ * Hybrid holds a surplus replica for 2 load times of low load instead of
+ * the configured idle window (getting it back costs one load time; see
+ * policy.c; a hold shorter than a decision interval is none), and its
+ * panic lasts as long.
  * Burst start (policy_burst_target, hybrid and predictive): a request
  * that waits behind busy replicas starts one more replica at once when a
  * replica loads faster than that request would wait.
+ * Release (policy_release_target, hybrid): for a model whose replica loads
+ * within a decision interval, a request that finds a free replica lets the
+ * replicas beyond those busy now go, down to the latest decision's
+ * release_floor; such a model holds no surplus between decisions either.
+ * Silence (predictive and hybrid): a forecast that expected at least 4.6
+ * requests (decaying over the stable window) while the model sat idle is
+ * contradicted and needs nothing until the next request.
  * `reactive` ignores the forecast entirely (its decision is unchanged).
  *
  * Cooldowns, bounds on concurrent loads and memory admission are the
@@ -136,6 +144,8 @@ typedef struct policy_state {
 
 typedef struct policy_decision {
     int desired;
+    int release_floor;   /* the fewest replicas a release may leave before the next decision:
+                            desired, or while the shrink gate holds the count it would go to */
     const char *trigger; /* static: "concurrency", "panic", "custom_metric", ... */
     char reason[240];
     bool panicking;
@@ -180,5 +190,18 @@ void policy_decide(const policy_input_t *in, const autoscaler_config_t *cfg, pol
  * Cooldowns, the load cap and memory are the caller's (gates.h). */
 int policy_burst_target(const policy_input_t *in, const autoscaler_config_t *cfg, char *reason,
                         size_t reason_len);
+
+/* Release, between decisions: called when a request was handed to a free
+ * replica. The count to shrink to, or -1 to leave the pool as it is:
+ *   - only for the hybrid strategy, with more than one replica, nobody
+ *     waiting, and a load time known and shorter than a decision interval;
+ *   - the replicas busy now, ceil(concurrency_now / target_concurrency),
+ *     but never fewer than release_floor (the latest decision's, see
+ *     policy_decision_t), the floor, or one.
+ * Reads current and floor replicas, target_concurrency, concurrency_now,
+ * queue_length and load_seconds only. Fills reason (reason_len bytes, may
+ * be 0) when it returns a count. Cooldowns are the caller's (gates.h). */
+int policy_release_target(const policy_input_t *in, const autoscaler_config_t *cfg,
+                          int release_floor, char *reason, size_t reason_len);
 
 #endif

@@ -807,8 +807,9 @@ void pool_submit(pool_t *p, const char *payload, size_t len, pool_done_fn done,
     pump(p);
     /* Last, so that whatever the observer resizes finds the pool settled.
      * A request that started a cold start is the COLD_START event's. */
-    if (had_replicas && queue_length(&p->queue) > 0) {
-        pool_event_t ev = {.type = POOL_EVENT_QUEUED};
+    if (had_replicas) {
+        pool_event_t ev = {.type = queue_length(&p->queue) > 0 ? POOL_EVENT_QUEUED
+                                                               : POOL_EVENT_ARRIVED};
         notify(p, &ev);
     }
 }

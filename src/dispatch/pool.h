@@ -62,6 +62,8 @@ typedef enum {
     POOL_EVENT_REPLICA_ENDED, /* why and detail set */
     POOL_EVENT_QUEUED,        /* a request submitted to a pool with replicas waits: every
                                  replica is busy or starting (once per such request) */
+    POOL_EVENT_ARRIVED,       /* a request submitted to a pool with replicas went straight to
+                                 a free replica (once per such request) */
 } pool_event_type_t;
 
 typedef struct pool_event {

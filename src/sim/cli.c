@@ -539,6 +539,13 @@ int sim_main(int argc, char **argv)
         .unix_start = trace.unix_start,
         .span = trace.span,
     };
+    /* inferd's strategies decide at the configured interval, as the
+     * server's decision timer does. */
+    for (int i = 0; i < n_ops; i++) {
+        sim_policy_ops_t own;
+        if (sim_policy_inferd_ops(ops[i].name, &own) == 0)
+            ops[i].tick_seconds = c.autoscaler.timing.decision_interval_seconds;
+    }
     sim_options_t opts = {.tail_seconds = c.tail_seconds, .slo_seconds = c.slo_ms / 1000.0};
     code = EXIT_FAILED;
     for (int i = 0; i < n_ops; i++) {

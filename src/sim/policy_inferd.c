@@ -18,7 +18,10 @@
  *   controller's pool observer it stamps last_cold_start and last_change;
  * - a request that waits behind busy replicas is the pool's QUEUED event:
  *   for predictive and hybrid, policy_burst_target may start one more
- *   replica at that arrival (trigger "burst"), through the same rules.
+ *   replica at that arrival (trigger "burst"), through the same rules;
+ * - a request handed to a free replica is the pool's ARRIVED event: for
+ *   hybrid, policy_release_target may let surplus replicas go at that
+ *   arrival (trigger "release"), through the same rules.
  * Not modelled: memory admission (gate_memory_fit - the simulation has no
  * machine memory), manual operations and their hold, custom metrics,
  * replica CPU, machine memory and GPU (NAN: unknown, as policy_decide
@@ -216,6 +219,31 @@ static int burst_start(inferd_policy_t *p, const sim_observation_t *obs)
     return apply_resize(p, current, target, want, obs->now);
 }
 
+/* Release, as the controller does it on the pool's ARRIVED event: the
+ * arrival found a free replica, so policy_release_target may let the
+ * replicas beyond the busy ones go (a shrink: the scale-down cooldown
+ * applies). */
+static int release(inferd_policy_t *p, const sim_observation_t *obs)
+{
+    if (obs->queued > 0)
+        return -1;
+    policy_input_t in = input_of(p, obs);
+    char reason[sizeof(p->last.reason)];
+    int want = policy_release_target(&in, &p->cfg, p->last.release_floor, reason, sizeof(reason));
+    if (want < 0)
+        return -1;
+    resize_request_t r = resize_request_of(p, obs);
+    r.decided = want;
+    r.panicking = false;
+    int target = gate_resize_target(&p->cfg, &p->times, &p->capped_growth_target, &r, obs->now);
+    if (target < 0)
+        return -1;
+    p->last.desired = want;
+    p->last.trigger = "release";
+    memcpy(p->last.reason, reason, sizeof(reason));
+    return apply_resize(p, r.current, target, want, obs->now);
+}
+
 static int inferd_on_arrival(void *state, const sim_observation_t *obs)
 {
     inferd_policy_t *p = state;
@@ -225,7 +253,9 @@ static int inferd_on_arrival(void *state, const sim_observation_t *obs)
         return -1;
     }
     int target = resume_capped_growth(p, obs);
-    return target >= 0 ? target : burst_start(p, obs);
+    if (target < 0)
+        target = burst_start(p, obs);
+    return target >= 0 ? target : release(p, obs);
 }
 
 static int inferd_on_tick(void *state, const sim_observation_t *obs)

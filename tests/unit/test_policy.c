@@ -1557,25 +1557,28 @@ Test(policy, burst_start)
 /* ---- hybrid's hold ---- */
 
 /* A model at 2 replicas whose load fell to one replica's worth at 1000 s:
- * hybrid lets the surplus go after max(2 decision intervals, 2 load
- * times) of low load (4 s with the 2 s default for a 5 ms load, 60 s for
- * a 30 s load), where reactive waits its configured 300 s. The forecast
- * has no history, so it needs one replica. */
+ * hybrid lets the surplus go after 2 load times of low load (none for a
+ * 5 ms load, shorter than the 2 s decision interval; 60 s for a 30 s
+ * load), where reactive waits its configured 300 s. The forecast has no
+ * history, so it needs one replica. The release floor is what a release
+ * between decisions may go down to: the count the hold would go to. */
 typedef struct hold_case {
     const char *name;
     scaling_strategy_t strategy;
     double load_seconds;
     double now; /* the load has been low since 1000 s */
     int desired;
+    int release_floor;
 } hold_case_t;
 
 static const hold_case_t hold_cases[] = {
-    {"hybrid, 5 ms load: held 2 s into the 4 s hold", STRATEGY_HYBRID, 0.005, 1002, 2},
-    {"hybrid, 5 ms load: let go after 4 s", STRATEGY_HYBRID, 0.005, 1004, 1},
-    {"hybrid, 30 s load: held at 58 s of the 60 s hold", STRATEGY_HYBRID, 30, 1058, 2},
-    {"hybrid, 30 s load: let go after 60 s", STRATEGY_HYBRID, 30, 1060, 1},
-    {"reactive, 5 ms load: held at 60 s (its window is 300 s)", STRATEGY_REACTIVE, 0.005, 1060, 2},
-    {"reactive: let go after 300 s", STRATEGY_REACTIVE, 0.005, 1300, 1},
+    {"hybrid, 5 ms load: no hold, let go at once", STRATEGY_HYBRID, 0.005, 1000, 1, 1},
+    {"hybrid, 5 ms load: let go 2 s later too", STRATEGY_HYBRID, 0.005, 1002, 1, 1},
+    {"hybrid, 30 s load: held at 58 s of the 60 s hold", STRATEGY_HYBRID, 30, 1058, 2, 1},
+    {"hybrid, 30 s load: let go after 60 s", STRATEGY_HYBRID, 30, 1060, 1, 1},
+    {"reactive, 5 ms load: held at 60 s (its window is 300 s)", STRATEGY_REACTIVE, 0.005, 1060, 2,
+     1},
+    {"reactive: let go after 300 s", STRATEGY_REACTIVE, 0.005, 1300, 1, 1},
 };
 
 Test(policy, hybrid_hold)
@@ -1611,6 +1614,110 @@ Test(policy, hybrid_hold)
         policy_decide(&in, &cfg, &state, &out);
         cr_expect_eq(out.desired, c->desired, "%s: desired %d, want %d (%s)", c->name, out.desired,
                      c->desired, out.reason);
+        cr_expect_eq(out.release_floor, c->release_floor, "%s: release floor %d, want %d", c->name,
+                     out.release_floor, c->release_floor);
         policy_state_free(&state);
     }
+}
+
+/* ---- release ---- */
+
+typedef struct release_case {
+    const char *name;
+    scaling_strategy_t strategy;
+    int current, floor, release_floor;
+    double in_flight, queued, load_seconds;
+    int want; /* -1: leave the pool */
+} release_case_t;
+
+static const release_case_t release_cases[] = {
+    {"4 replicas, 1 busy: down to 1", STRATEGY_HYBRID, 4, 0, 1, 1, 0, 0.005, 1},
+    {"4 replicas, 3 busy: down to 3", STRATEGY_HYBRID, 4, 0, 1, 3, 0, 0.005, 3},
+    {"never below the decision's floor", STRATEGY_HYBRID, 4, 0, 2, 1, 0, 0.005, 2},
+    {"never below min_replicas", STRATEGY_HYBRID, 4, 3, 1, 1, 0, 0.005, 3},
+    {"one replica at least with nothing in flight", STRATEGY_HYBRID, 3, 0, 0, 0, 0, 0.005, 1},
+    {"all busy: nothing to release", STRATEGY_HYBRID, 3, 0, 1, 3, 0, 0.005, -1},
+    {"somebody waits: not a release", STRATEGY_HYBRID, 4, 0, 1, 1, 1, 0.005, -1},
+    {"one replica: nothing to release", STRATEGY_HYBRID, 1, 0, 1, 0, 0, 0.005, -1},
+    {"a load longer than a decision interval: decisions only", STRATEGY_HYBRID, 4, 0, 1, 1, 0, 3,
+     -1},
+    {"load time unknown: decisions only", STRATEGY_HYBRID, 4, 0, 1, 1, 0, NAN, -1},
+    {"reactive never releases", STRATEGY_REACTIVE, 4, 0, 1, 1, 0, 0.005, -1},
+    {"predictive never releases", STRATEGY_PREDICTIVE, 4, 0, 1, 1, 0, 0.005, -1},
+};
+
+Test(policy, release)
+{
+    for (size_t r = 0; r < sizeof(release_cases) / sizeof(release_cases[0]); r++) {
+        const release_case_t *c = &release_cases[r];
+        autoscaler_config_t cfg;
+        config_autoscaler_defaults(&cfg);
+        cfg.scaling_strategy = c->strategy;
+        policy_input_t in = {
+            .current_replicas = c->current,
+            .floor_replicas = c->floor,
+            .max_replicas = 10,
+            .target_concurrency = 1,
+            .concurrency_now = c->in_flight + c->queued,
+            .queue_length = c->queued,
+            .load_seconds = c->load_seconds,
+        };
+        char reason[240] = "";
+        int got = policy_release_target(&in, &cfg, c->release_floor, reason, sizeof(reason));
+        cr_expect_eq(got, c->want, "%s: %d, want %d", c->name, got, c->want);
+        if (got >= 0)
+            cr_expect(strstr(reason, "release:") != NULL, "%s: reason \"%s\"", c->name, reason);
+    }
+}
+
+/* ---- silence ---- */
+
+/* Ten minutes of 60 requests a minute, then nothing, with the model
+ * unloaded when the requests stop: the damped trend still expects requests
+ * for many minutes, and predictive preloads a model for them. After a few
+ * silent decisions (4.6 requests expected, none came) the forecast is
+ * contradicted and needs nothing, so the model stays at zero. Returns the
+ * last decision's count. */
+static int silence_desired_after(double silent_seconds)
+{
+    autoscaler_config_t cfg;
+    config_autoscaler_defaults(&cfg);
+    cfg.scaling_strategy = STRATEGY_PREDICTIVE;
+    policy_state_t state;
+    policy_state_init(&state);
+    policy_decision_t out;
+    double t = 0, arrivals = 0, stop = 600, end = stop + silent_seconds;
+    for (; t <= end; t += 2) {
+        bool active = t < stop;
+        if (active)
+            arrivals += 2; /* one a second */
+        policy_input_t in = {
+            .now = t,
+            .current_replicas = active ? 1 : 0,
+            .max_replicas = 10,
+            .target_concurrency = 1,
+            .concurrency_stable = active ? 0.06 : 0,
+            .concurrency_panic = active ? 0.06 : 0,
+            .replica_cpu_percent = NAN,
+            .memory_percent = NAN,
+            .model_memory_percent = NAN,
+            .gpu_percent = NAN,
+            .p95_ms = NAN,
+            .last_arrival = active ? t : stop - 1,
+            .last_busy = active ? t : stop - 1,
+            .unix_now = NOW_UNIX + t,
+            .arrivals_total = arrivals,
+            .load_seconds = 0.005,
+            .service_seconds = 0.06,
+        };
+        policy_decide(&in, &cfg, &state, &out);
+    }
+    policy_state_free(&state);
+    return out.desired;
+}
+
+Test(policy, silence_sets_a_contradicted_forecast_aside)
+{
+    cr_expect_eq(silence_desired_after(2), 1, "one quiet decision is no contradiction: preloaded");
+    cr_expect_eq(silence_desired_after(30), 0, "30 s without any of 60 requests a minute");
 }
