@@ -4,6 +4,7 @@ preload_popular_models a model at zero replicas whose stored traffic says
 requests are due now is loaded before any request arrives (and is not with
 preloading off), while a model without such history stays at zero."""
 
+import concurrent.futures
 import os
 import sqlite3
 import time
@@ -151,3 +152,44 @@ class PreloadTest(ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReleaseTest(ServerTestCase):
+    """Hybrid with a model that loads within a decision interval: a burst
+    grows the pool (burst start), and the next request served at once lets
+    the surplus go before any decision (release), recorded as a scale_down
+    with trigger `release`."""
+    MODELS = [PINNED, model("burn", "synthetic", {"memory_mb": 4, "cpu_ms_per_request": 300},
+                            min_replicas=0, max_replicas=3, initial_replicas=1)]
+    ATTEMPTS = 4
+
+    def releases(self, srv):
+        events = srv.get("/autoscaler/history?hours=1&event_types=scale_down").json()["events"]
+        return [e for e in events if e["model"] == "burn" and e["trigger"] == "release"]
+
+    def test_the_next_request_served_at_once_releases_a_burst_s_replicas(self):
+        section = autoscaler_section(dict(
+            QUIET, scaling_strategy="hybrid",
+            timing={"decision_interval_seconds": 5},
+            cooldowns={"scale_up_cooldown_seconds": 0, "scale_down_cooldown_seconds": 0,
+                       "zero_scale_cooldown_seconds": 120}))
+        srv = self.start_server(autoscaler=section)
+        srv.wait_ready("burn")
+        # A finished request and a decision give the policy a service time.
+        self.assertEqual(srv.predict("burn", [1]).status, 200)
+        wait_for(lambda: per_model(srv, "burn")["last_reason"], 20, 0.1,
+                 "a decision on burn")
+        # A decision between the burst and the next request may shrink the
+        # pool first (trigger low_utilization); another attempt then.
+        for _ in range(self.ATTEMPTS):
+            with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                answers = list(pool.map(lambda _: srv.predict("burn", [1]), range(3)))
+            self.assertEqual([a.status for a in answers], [200] * 3, answers)
+            self.assertEqual(srv.predict("burn", [1]).status, 200)
+            if self.releases(srv):
+                break
+        released = self.releases(srv)
+        self.assertTrue(released, srv.get("/autoscaler/history?hours=1").json()["events"])
+        self.assertLess(released[-1]["actual_scale"], released[-1]["previous_scale"], released)
+        ups = srv.get("/autoscaler/history?hours=1&event_types=scale_up").json()["events"]
+        self.assertIn("burst", [e["trigger"] for e in ups if e["model"] == "burn"], ups)
