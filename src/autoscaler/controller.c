@@ -367,7 +367,9 @@ static bool burst_start(autoscaler_t *a, model_state_t *ms)
  * for a model that loads within a decision interval the policy may let the
  * replicas beyond the busy ones go now (policy_release_target), down to
  * the latest decision's release floor, through the same resize rules as a
- * decision's shrink (settled pool, scale-down cooldown). Per request, so
+ * decision's shrink (settled pool, scale-down cooldown), and only while
+ * burst start could bring a replica back at once (gate_growth_open). Per
+ * request, so
  * it reads only the pool's counts and the measured load time. Returns
  * whether it resized. */
 static bool release(autoscaler_t *a, model_state_t *ms)
@@ -393,6 +395,8 @@ static bool release(autoscaler_t *a, model_state_t *ms)
     if (want < 0)
         return false;
     double now = time_mono_now();
+    if (!gate_growth_open(&a->cfg, &ms->times, now))
+        return false;
     resize_request_t r = resize_request_of(a, ms, &c, want, now);
     r.panicking = false;
     int target = gate_resize_target(&a->cfg, &ms->times, &ms->capped_growth_target, &r, now);

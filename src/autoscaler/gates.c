@@ -87,3 +87,10 @@ void gate_note_resize(scale_times_t *t, int *capped_growth_target, int current, 
         *capped_growth_target = 0;
     }
 }
+
+bool gate_growth_open(const autoscaler_config_t *cfg, const scale_times_t *t, double now)
+{
+    cooldown_check_t check;
+    gate_cooldown(cfg, t, 1, 2, now, &check);
+    return !(check.seconds_left > 0);
+}

@@ -78,4 +78,10 @@ void gate_note_resize(scale_times_t *t, int *capped_growth_target, int current, 
  * refuse only on a figure it has. */
 int gate_memory_fit(double available_mb, double per_replica_mb, int want);
 
+/* Whether a growth by one replica would pass the scale-up cooldown now.
+ * Release asks it first: letting a replica go costs one load only while
+ * the replica can come back at once; inside the cooldown it would cost the
+ * cooldown's remainder, so the surplus stays until the next decision. */
+bool gate_growth_open(const autoscaler_config_t *cfg, const scale_times_t *t, double now);
+
 #endif

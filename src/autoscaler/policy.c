@@ -14,16 +14,18 @@
  *
  * Hybrid's own figures, each from the model's load time, never from a
  * trace:
- *   hold  = HOLD_LOADS x load: a surplus replica goes after the load
- *           stayed low that long, and a panic lasts that long. Ski
- *           rental: keeping an idle replica costs its time, letting it go
- *           costs one load (and a wait of up to one load for the request
- *           that wanted it); a deterministic renter buys after the rent
- *           paid equals the price, so a hold of about one load time is
- *           2-competitive. HOLD_LOADS 2 covers a load time as measured
- *           (spawn and start included) and one more decision to see the
- *           load gone. A hold shorter than a decision interval is no hold:
- *           the replica goes at the decision that finds it surplus.
+ *   hold  = max(HOLD_LOADS x load, scale-up cooldown): a surplus replica
+ *           goes after the load stayed low that long, and a panic lasts
+ *           that long. Ski rental: keeping an idle replica costs its time,
+ *           letting it go costs getting it back - one load (and a wait of
+ *           up to one load for the request that wanted it), or the rest of
+ *           the scale-up cooldown when one is set; a deterministic renter
+ *           buys after the rent paid equals the price, so a hold of about
+ *           that long is 2-competitive. HOLD_LOADS 2 covers a load time as
+ *           measured (spawn and start included) and one more decision to
+ *           see the load gone. A hold shorter than a decision interval is
+ *           no hold: the replica goes at the decision that finds it
+ *           surplus.
  *   release = the other half of burst start, between decisions, for a
  *           model that loads within a decision interval: at a request that
  *           finds a free replica, replicas beyond the ones busy now go, down
@@ -690,11 +692,13 @@ static bool loads_within_a_decision(const policy_input_t *in, const autoscaler_c
 }
 
 /* How long hybrid holds a surplus replica (and a panic's count) once the
- * load is low: HOLD_LOADS load times; shorter than a decision interval, no
- * hold at all (see the top of the file). */
+ * load is low: HOLD_LOADS load times, or the scale-up cooldown when that is
+ * longer; shorter than a decision interval, no hold at all (see the top of
+ * the file). */
 static double hybrid_hold_seconds(const policy_input_t *in, const autoscaler_config_t *cfg)
 {
-    double hold = HOLD_LOADS * known_or_zero(in->load_seconds);
+    double hold = fmax(HOLD_LOADS * known_or_zero(in->load_seconds),
+                       cfg->cooldowns.scale_up_cooldown_seconds);
     return hold < cfg->timing.decision_interval_seconds ? 0 : hold;
 }
 

@@ -67,8 +67,9 @@
  * predictive need when that grows the pool; when the reactive decision
  * shrinks it, never below the need over one load time (at least a minute)
  * (trigger `predicted_load`, or `keep_alive` when the rhythm holds it).
- * Hybrid holds a surplus replica for 2 load times of low load instead of
- * the configured idle window (getting it back costs one load time; see
+ * Hybrid holds a surplus replica for 2 load times (or the scale-up
+ * cooldown, when longer) of low load instead of the configured idle
+ * window (getting it back costs one load time, or the cooldown; see
  * policy.c; a hold shorter than a decision interval is none), and its
  * panic lasts as long.
  * Burst start (policy_burst_target, hybrid and predictive): a request
@@ -194,7 +195,9 @@ int policy_burst_target(const policy_input_t *in, const autoscaler_config_t *cfg
 /* Release, between decisions: called when a request was handed to a free
  * replica. The count to shrink to, or -1 to leave the pool as it is:
  *   - only for the hybrid strategy, with more than one replica, nobody
- *     waiting, and a load time known and shorter than a decision interval;
+ *     waiting, and a load time known and shorter than a decision interval
+ *     (the caller also checks that a replica let go could come back at
+ *     once: gate_growth_open);
  *   - the replicas busy now, ceil(concurrency_now / target_concurrency),
  *     but never fewer than release_floor (the latest decision's, see
  *     policy_decision_t), the floor, or one.

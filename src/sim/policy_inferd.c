@@ -222,10 +222,10 @@ static int burst_start(inferd_policy_t *p, const sim_observation_t *obs)
 /* Release, as the controller does it on the pool's ARRIVED event: the
  * arrival found a free replica, so policy_release_target may let the
  * replicas beyond the busy ones go (a shrink: the scale-down cooldown
- * applies). */
+ * applies), while a replica let go could come back at once. */
 static int release(inferd_policy_t *p, const sim_observation_t *obs)
 {
-    if (obs->queued > 0)
+    if (obs->queued > 0 || !gate_growth_open(&p->cfg, &p->times, obs->now))
         return -1;
     policy_input_t in = input_of(p, obs);
     char reason[sizeof(p->last.reason)];

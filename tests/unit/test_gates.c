@@ -139,3 +139,19 @@ Test(gates, memory_table)
                      r->situation);
     }
 }
+
+/* Release asks whether a replica let go could come back at once: only once
+ * the scale-up cooldown (60 s by default) has passed since the last
+ * scale-up. */
+Test(gates, growth_open)
+{
+    autoscaler_config_t cfg;
+    config_autoscaler_defaults(&cfg);
+    scale_times_t never = {-INFINITY, -INFINITY, -INFINITY};
+    cr_expect(gate_growth_open(&cfg, &never, 10), "no scale-up yet");
+    scale_times_t grew = {100, 100, -INFINITY};
+    cr_expect(!gate_growth_open(&cfg, &grew, 130), "30 s into the 60 s cooldown");
+    cr_expect(gate_growth_open(&cfg, &grew, 160), "the cooldown has passed");
+    cfg.cooldowns.scale_up_cooldown_seconds = 0;
+    cr_expect(gate_growth_open(&cfg, &grew, 100), "no cooldown");
+}

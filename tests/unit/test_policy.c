@@ -1557,28 +1557,33 @@ Test(policy, burst_start)
 /* ---- hybrid's hold ---- */
 
 /* A model at 2 replicas whose load fell to one replica's worth at 1000 s:
- * hybrid lets the surplus go after 2 load times of low load (none for a
- * 5 ms load, shorter than the 2 s decision interval; 60 s for a 30 s
- * load), where reactive waits its configured 300 s. The forecast has no
+ * hybrid lets the surplus go after 2 load times or the scale-up cooldown
+ * of low load, whichever is longer (with no cooldown: none for a 5 ms
+ * load, shorter than the 2 s decision interval; 60 s for a 30 s load; with
+ * the default 60 s cooldown, 60 s for either), where reactive waits its
+ * configured 300 s. The forecast has no
  * history, so it needs one replica. The release floor is what a release
  * between decisions may go down to: the count the hold would go to. */
 typedef struct hold_case {
     const char *name;
     scaling_strategy_t strategy;
     double load_seconds;
+    double scale_up_cooldown;
     double now; /* the load has been low since 1000 s */
     int desired;
     int release_floor;
 } hold_case_t;
 
 static const hold_case_t hold_cases[] = {
-    {"hybrid, 5 ms load: no hold, let go at once", STRATEGY_HYBRID, 0.005, 1000, 1, 1},
-    {"hybrid, 5 ms load: let go 2 s later too", STRATEGY_HYBRID, 0.005, 1002, 1, 1},
-    {"hybrid, 30 s load: held at 58 s of the 60 s hold", STRATEGY_HYBRID, 30, 1058, 2, 1},
-    {"hybrid, 30 s load: let go after 60 s", STRATEGY_HYBRID, 30, 1060, 1, 1},
-    {"reactive, 5 ms load: held at 60 s (its window is 300 s)", STRATEGY_REACTIVE, 0.005, 1060, 2,
-     1},
-    {"reactive: let go after 300 s", STRATEGY_REACTIVE, 0.005, 1300, 1, 1},
+    {"hybrid, 5 ms load: no hold, let go at once", STRATEGY_HYBRID, 0.005, 0, 1000, 1, 1},
+    {"hybrid, 5 ms load: let go 2 s later too", STRATEGY_HYBRID, 0.005, 0, 1002, 1, 1},
+    {"hybrid, 30 s load: held at 58 s of the 60 s hold", STRATEGY_HYBRID, 30, 0, 1058, 2, 1},
+    {"hybrid, 30 s load: let go after 60 s", STRATEGY_HYBRID, 30, 0, 1060, 1, 1},
+    {"hybrid, 5 ms load, 60 s cooldown: held at 58 s", STRATEGY_HYBRID, 0.005, 60, 1058, 2, 1},
+    {"hybrid, 5 ms load, 60 s cooldown: let go after 60 s", STRATEGY_HYBRID, 0.005, 60, 1060, 1, 1},
+    {"reactive, 5 ms load: held at 60 s (its window is 300 s)", STRATEGY_REACTIVE, 0.005, 0, 1060,
+     2, 1},
+    {"reactive: let go after 300 s", STRATEGY_REACTIVE, 0.005, 0, 1300, 1, 1},
 };
 
 Test(policy, hybrid_hold)
@@ -1588,6 +1593,7 @@ Test(policy, hybrid_hold)
         autoscaler_config_t cfg;
         config_autoscaler_defaults(&cfg);
         cfg.scaling_strategy = c->strategy;
+        cfg.cooldowns.scale_up_cooldown_seconds = c->scale_up_cooldown;
         policy_input_t in = {
             .now = c->now,
             .current_replicas = 2,
