@@ -11,8 +11,14 @@
  *
  * Every wait is bounded: each request by --timeout (connecting included),
  * the schedule by --duration and --max-requests, and the run as a whole by
- * a deadline after the last arrival. A target that refuses connections
- * ends the run within about a second (see note_connect_failure).
+ * --grace after the last arrival, whatever the per-request timeout, so a
+ * target that accepts and never answers cannot hold a run far past its
+ * duration. A target that refuses connections ends the run within about a
+ * second (see note_connect_failure).
+ *
+ * The exit status says whether the reports are a measurement of the
+ * server (results_run_is_valid): a script must not take a run whose
+ * requests mostly got no HTTP answer for one that measured latency.
  */
 #include "loadtest/loadtest.h"
 #include "loadtest/client.h"
@@ -46,8 +52,9 @@
 #define MAX_REQUEST_MODELS      64
 #define STATS_INTERVAL_MS       1000
 #define STATS_TIMEOUT_MS        2000
-#define DEADLINE_GRACE_S        5.0 /* past the last arrival's timeout */
-#define CONNECT_FAILURES_FATAL  2   /* with no connection ever made */
+#define DEFAULT_GRACE_S         10.0
+#define DEFAULT_MAX_ERROR_SHARE 0.05
+#define CONNECT_FAILURES_FATAL  2 /* with no connection ever made */
 
 static const char loadtest_usage[] =
     "usage: inferd loadtest (--trace FILE [--time-scale X] [--rate-scale Y]\n"
@@ -56,7 +63,47 @@ static const char loadtest_usage[] =
     "                       [--target http://127.0.0.1:8000] [--path /synthesize|/predict]\n"
     "                       [--model NAME]... [--text TEXT] [--inputs JSON]\n"
     "                       [--duration S] [--max-requests N] [--max-connections N]\n"
-    "                       [--timeout S] [--seed N] [--out DIR]\n";
+    "                       [--timeout S] [--grace S] [--max-error-share F]\n"
+    "                       [--seed N] [--out DIR]\n"
+    "\n"
+    "Arrivals (open loop: each request goes at its time, answered or not):\n"
+    "  --trace FILE          a CSV trace read exactly as inferd simulate reads it: one\n"
+    "                        request per row (first column a time), or minute,count rows\n"
+    "                        whose requests are spread within each minute by --seed\n"
+    "  --time-scale X        play the trace X times faster (60: an hour in a minute)\n"
+    "  --rate-scale Y        below 1 keep each request with probability Y; above 1 send\n"
+    "                        floor(Y) copies and one more with the fraction's probability,\n"
+    "                        the extra ones before the next request (as inferd simulate)\n"
+    "  --model-column NAME   the trace column naming each request's model\n"
+    "  --ramp START:END:S    requests/s rising from START to END over S seconds\n"
+    "  --rate R              Poisson arrivals at R requests/s (for --duration, default 10)\n"
+    "  --duration S          send nothing at or after S seconds from the start\n"
+    "  --max-requests N      send at most N requests (default 100000)\n"
+    "  --seed N              seed for Poisson gaps, minute spreading, rate scaling (1)\n"
+    "\n"
+    "Requests:\n"
+    "  --target URL          http://IPV4[:PORT] (default http://127.0.0.1:8000)\n"
+    "  --path PATH           /synthesize (default, with --text) or /predict (--inputs)\n"
+    "  --model NAME          repeat for round robin (default tts-flite-slt, or example)\n"
+    "  --max-connections N   beyond N open connections a request is an overflow (256)\n"
+    "  --text TEXT           the text of each /synthesize request\n"
+    "  --inputs JSON         the inputs of each /predict request (default [1, 2, 3])\n"
+    "  --timeout S           each request ends S s after it is sent, connecting included\n"
+    "                        (default 30)\n"
+    "  --out DIR             requests.csv, samples.csv, loadtest.svg (loadtest-out)\n"
+    "\n"
+    "Bound: the run ends at the latest --grace S seconds (default 10) after its last\n"
+    "scheduled request, so at most --duration + --grace; sooner once every request has\n"
+    "an answer or has timed out. Requests unanswered then are recorded as cancelled.\n"
+    "\n"
+    "Exit status:\n"
+    "  0  a measurement: some request got an HTTP answer (any status: a 503 is a result)\n"
+    "     and at most --max-error-share F (default 0.05) of the requests got none\n"
+    "  1  not a measurement: no request got an HTTP answer, or more than F of them got\n"
+    "     none (connection refused or reset, closed, timeout, overflow, cancelled); the\n"
+    "     reports are written and one line on stderr says why. Also 1 when the target\n"
+    "     refuses every connection (the run stops at once) or a report cannot be written\n"
+    "  2  bad flags or a bad trace (the message names the file and the line)\n";
 
 typedef enum { SOURCE_NONE, SOURCE_TRACE, SOURCE_RAMP, SOURCE_RATE } source_t;
 
@@ -79,6 +126,8 @@ typedef struct options {
     size_t max_requests;
     unsigned max_connections;
     double timeout_s;
+    double grace_s;         /* the run's bound past its last scheduled request */
+    double max_error_share; /* of requests without an HTTP answer, for exit 0 */
     uint64_t seed;
     const char *out;
 } options_t;
@@ -256,6 +305,8 @@ enum {
     OPT_TIMEOUT,
     OPT_SEED,
     OPT_OUT,
+    OPT_GRACE,
+    OPT_MAX_ERROR_SHARE,
     OPT_HELP,
 };
 
@@ -315,6 +366,10 @@ static int parse_option(options_t *o, int c, const char *arg, bool *help)
         return 0;
     case OPT_TIMEOUT:
         return parse_positive("--timeout", arg, 3600, &o->timeout_s);
+    case OPT_GRACE:
+        return parse_positive("--grace", arg, 3600, &o->grace_s);
+    case OPT_MAX_ERROR_SHARE:
+        return parse_number("--max-error-share", arg, 0, 1, &o->max_error_share);
     case OPT_SEED: {
         char *end;
         errno = 0;
@@ -356,6 +411,8 @@ static int parse_options(int argc, char **argv, options_t *o, bool *help)
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"seed", required_argument, NULL, OPT_SEED},
         {"out", required_argument, NULL, OPT_OUT},
+        {"grace", required_argument, NULL, OPT_GRACE},
+        {"max-error-share", required_argument, NULL, OPT_MAX_ERROR_SHARE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
     *o = (options_t){.time_scale = 1,
@@ -366,6 +423,8 @@ static int parse_options(int argc, char **argv, options_t *o, bool *help)
                      .max_requests = DEFAULT_MAX_REQUESTS,
                      .max_connections = DEFAULT_MAX_CONNECTIONS,
                      .timeout_s = DEFAULT_TIMEOUT_S,
+                     .grace_s = DEFAULT_GRACE_S,
+                     .max_error_share = DEFAULT_MAX_ERROR_SHARE,
                      .seed = 1,
                      .out = DEFAULT_OUT};
     *help = false;
@@ -497,11 +556,17 @@ static void on_load_done(void *arg, const client_result_t *r)
     check_done(run);
 }
 
+/* The model of arrival a: the trace's, or the next in the round robin. */
+static size_t pick_model(run_t *run, arrival_t a)
+{
+    return a.model >= 0 ? (size_t)a.model : run->round_robin++ % run->n_models;
+}
+
 static void send_one(run_t *run, size_t i, uint64_t now_ns)
 {
     arrival_t a = schedule_arrival(run->schedule, i);
     results_row_t *row = &run->rows[i];
-    size_t model = a.model >= 0 ? (size_t)a.model : run->round_robin++ % run->n_models;
+    size_t model = pick_model(run, a);
     *row = (results_row_t){.scheduled_at = a.at,
                            .sent_at = elapsed_s(run, now_ns),
                            .finished_at = NAN,
@@ -628,13 +693,31 @@ static void on_stats_timer(uv_timer_t *t)
         note_connect_failure(run, rc);
 }
 
+/* Arrivals the deadline came before (the generator fell more than --grace
+ * behind its schedule) stay in the run as requests without an answer:
+ * dropping them would make a run that could not keep up look clean. */
+static void cancel_unsent(run_t *run)
+{
+    for (; run->next < run->n; run->next++) {
+        arrival_t a = schedule_arrival(run->schedule, run->next);
+        run->rows[run->next] = (results_row_t){.scheduled_at = a.at,
+                                               .sent_at = NAN,
+                                               .finished_at = NAN,
+                                               .latency_ms = NAN,
+                                               .error = client_error_name(UV_ECANCELED),
+                                               .model = (int)pick_model(run, a)};
+        run->finished++;
+    }
+}
+
 static void on_deadline(uv_timer_t *t)
 {
     run_t *run = t->data;
     fprintf(stderr,
-            "inferd loadtest: deadline reached with %zu requests unanswered; "
-            "stopping\n",
-            run->n - run->finished);
+            "inferd loadtest: %g s (--grace) past the last scheduled request, %zu requests "
+            "unanswered; stopping (they are recorded as cancelled)\n",
+            run->o->grace_s, run->n - run->finished);
+    cancel_unsent(run);
     begin_stop(run);
 }
 
@@ -660,7 +743,9 @@ static void run_start(run_t *run)
     run->sigint.data = run->sigterm.data = run;
     uv_signal_start(&run->sigint, on_signal, SIGINT);
     uv_signal_start(&run->sigterm, on_signal, SIGTERM);
-    double deadline = schedule_span(run->schedule) + run->o->timeout_s + DEADLINE_GRACE_S;
+    /* The run's bound: with --duration D, at most D + grace, whatever the
+     * target does (accepts and never answers, answers slowly, ...). */
+    double deadline = schedule_span(run->schedule) + run->o->grace_s;
     uv_timer_start(&run->deadline_timer, on_deadline, (uint64_t)ceil(deadline * 1000.0), 0);
     uv_timer_start(&run->stats_timer, on_stats_timer, 0, STATS_INTERVAL_MS);
     uv_timer_start(&run->arrival_timer, on_arrival_timer, 0, 0);
@@ -881,6 +966,12 @@ int loadtest_main(int argc, char **argv)
     rc = write_reports(&run) < 0 ? 1 : 0;
     if (rc == 0)
         print_summary(&run, o.out);
+    if (rc == 0 && !results_run_is_valid(run.rows, run.n, o.max_error_share, err, sizeof(err))) {
+        /* The reports are kept (they show what went wrong); the status
+         * tells a script not to take them as a measurement. */
+        fprintf(stderr, "inferd loadtest: not a valid measurement: %s\n", err);
+        rc = 1;
+    }
 done:
     free(run.models);
     run_free(&run);

@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,82 @@ void results_sample_clear(results_sample_t *s)
 bool results_row_is_error(const results_row_t *r)
 {
     return r->status < 200 || r->status > 299;
+}
+
+bool results_row_is_answered(const results_row_t *r)
+{
+    return r->status > 0;
+}
+
+/* ---- is it a measurement ---- */
+
+#define VERDICT_KINDS 4  /* error kinds named in the verdict, most frequent first */
+#define MAX_KINDS     16 /* more than the client's error names */
+
+typedef struct error_kind {
+    const char *name;
+    size_t count;
+} error_kind_t;
+
+/* "closed: 30, timeout: 2": the most frequent reasons for no answer. */
+static void describe_unanswered(const results_row_t *rows, size_t n, buf_t *out)
+{
+    error_kind_t kinds[MAX_KINDS];
+    size_t n_kinds = 0, other = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (results_row_is_answered(&rows[i]))
+            continue;
+        const char *name = rows[i].error && rows[i].error[0] ? rows[i].error : "no_answer";
+        size_t k = 0;
+        while (k < n_kinds && strcmp(kinds[k].name, name) != 0)
+            k++;
+        if (k == MAX_KINDS) {
+            other++;
+            continue;
+        }
+        if (k == n_kinds)
+            kinds[n_kinds++] = (error_kind_t){name, 0};
+        kinds[k].count++;
+    }
+    for (size_t j = 1; j < n_kinds; j++) /* by count, most first; few kinds */
+        for (size_t k = j; k > 0 && kinds[k].count > kinds[k - 1].count; k--) {
+            error_kind_t swap = kinds[k];
+            kinds[k] = kinds[k - 1];
+            kinds[k - 1] = swap;
+        }
+    for (size_t k = 0; k < n_kinds; k++) {
+        if (k < VERDICT_KINDS)
+            buf_appendf(out, "%s%s: %zu", k ? ", " : "", kinds[k].name, kinds[k].count);
+        else
+            other += kinds[k].count;
+    }
+    if (other)
+        buf_appendf(out, ", other: %zu", other);
+    buf_append(out, "", 1);
+}
+
+bool results_run_is_valid(const results_row_t *rows, size_t n, double max_share, char *why,
+                          size_t whylen)
+{
+    size_t unanswered = 0;
+    for (size_t i = 0; i < n; i++)
+        unanswered += !results_row_is_answered(&rows[i]);
+    double share = n ? (double)unanswered / (double)n : 1.0;
+    if (n > 0 && unanswered < n && share <= max_share)
+        return true;
+    buf_t kinds = BUF_INIT;
+    describe_unanswered(rows, n, &kinds);
+    if (n == 0)
+        snprintf(why, whylen, "no request was sent");
+    else if (unanswered == n)
+        snprintf(why, whylen, "none of the %zu requests got an HTTP answer (%s)", n, kinds.data);
+    else
+        snprintf(why, whylen,
+                 "%zu of %zu requests (%.1f %%) got no HTTP answer (%s), more than "
+                 "--max-error-share %g allows",
+                 unanswered, n, 100.0 * share, kinds.data, max_share);
+    buf_free(&kinds);
+    return false;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -54,6 +54,20 @@ void results_sample_clear(results_sample_t *s);
 
 bool results_row_is_error(const results_row_t *r);
 
+/* The request got an HTTP answer, whatever its status. */
+bool results_row_is_answered(const results_row_t *r);
+
+/* Whether the run measured the server: at least one request got an HTTP
+ * answer, and at most max_share of the n requests got none (connection
+ * refused or reset, closed, timeout, overflow, cancelled). HTTP error
+ * statuses are answers: a 503 is what an overloaded server is measured
+ * to do. Returns true, or false with one line in why: "none of the 40
+ * requests got an HTTP answer (closed: 40)", or "12 of 40 requests
+ * (30.0 %) got no HTTP answer (connection_refused: 12), more than
+ * --max-error-share 0.05 allows". */
+bool results_run_is_valid(const results_row_t *rows, size_t n, double max_share, char *why,
+                          size_t whylen);
+
 /* The q-quantile (0 < q <= 1) of values by nearest rank: the
  * ceil(q*n)-th smallest. Sorts values in place. NaN when n is 0. */
 double results_percentile(double *values, size_t n, double q);

@@ -9,21 +9,25 @@
  *             arrivals are evenly spread at the instantaneous rate, so two
  *             runs send exactly the same requests at the same offsets.
  *   poisson   a constant rate with exponential gaps from a seeded generator.
- *   trace     one request per row of a CSV file whose first column is a
- *             timestamp ("YYYY-MM-DD HH:MM:SS[.fraction]") or seconds;
- *             time divided by time_scale, rows thinned or duplicated by
- *             rate_scale with the seeded generator.
+ *   trace     a CSV file read by the simulator's reader (sim/trace.h: one
+ *             request per row, or per-minute counts spread within each
+ *             minute by the seed) and scaled as `inferd simulate` scales
+ *             it (sim_trace_scale: time_scale times faster, rate_scale
+ *             thinning or copying requests), so a file and a seed give
+ *             loadtest the same requests at the same times as the
+ *             simulator.
  *
  * Every builder stops at max_count arrivals and at `duration` seconds, so a
  * schedule is bounded in memory and in time whatever its input. Pure: no
- * clock, no I/O except schedule_load_trace, which reads the file and hands
- * its text to schedule_parse_trace.
+ * clock, no I/O except schedule_load_trace, which reads the file.
  *
  * Ownership: the caller frees a schedule with schedule_free(); model names
  * returned by schedule_model_name belong to the schedule.
  */
 #ifndef INFERD_LOADTEST_SCHEDULE_H
 #define INFERD_LOADTEST_SCHEDULE_H
+
+#include "sim/trace.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -46,8 +50,9 @@ typedef struct schedule_limits {
 
 typedef struct trace_options {
     double time_scale;        /* > 0; 60 plays an hour in a minute */
-    double rate_scale;        /* > 0; 0.5 keeps about half the rows, 2 sends each twice */
-    uint64_t seed;            /* for rate_scale's choices */
+    double rate_scale;        /* > 0 and <= 1000; 0.5 keeps about half the requests, 2
+                                 sends each twice (the copy before the next one) */
+    uint64_t seed;            /* for per-minute spreading and rate_scale's choices */
     const char *model_column; /* header name of a column naming the model, or NULL */
 } trace_options_t;
 
@@ -63,18 +68,18 @@ schedule_t *schedule_ramp(double start_rps, double end_rps, double ramp_seconds,
 schedule_t *schedule_poisson(double rate_rps, uint64_t seed, const schedule_limits_t *limits,
                              char *err, size_t errlen);
 
-/* Parses a trace from text (len bytes; need not be NUL-terminated). `name`
- * is used in messages ("trace.csv line 7: ..."). The first line is a
- * header; every other non-blank line is one request. Times must not go
- * backwards. Errors name the line: an empty file, a header and no rows, a
- * row whose first column is not a timestamp or number, a row earlier than
- * the one before it, a model column missing from the header or empty in a
- * row. The first row is time 0. */
-schedule_t *schedule_parse_trace(const char *name, const char *text, size_t len,
-                                 const trace_options_t *opts, const schedule_limits_t *limits,
-                                 char *err, size_t errlen);
+/* The arrivals of a trace that is already read and scaled (sim/trace.h),
+ * within limits. Each arrival's model is the trace's model index when it
+ * has a model column (the names are copied into the schedule), else
+ * SCHEDULE_ANY_MODEL. Never NULL. */
+schedule_t *schedule_from_trace(const sim_trace_t *t, const schedule_limits_t *limits);
 
-/* Reads the file at path and parses it as above (err names the file). */
+/* Reads the trace at path with sim_trace_read_csv_with (opts->seed spreads
+ * per-minute counts; opts->model_column names the model column), scales it
+ * with sim_trace_scale (opts->seed again), then takes its arrivals within
+ * limits. Returns NULL with err filled: the reader's message for a bad
+ * file (naming the file and the line), or a scale out of range, or no
+ * request left after rate_scale. */
 schedule_t *schedule_load_trace(const char *path, const trace_options_t *opts,
                                 const schedule_limits_t *limits, char *err, size_t errlen);
 
@@ -88,11 +93,5 @@ double schedule_span(const schedule_t *s);
 /* Model names the trace named, indexed by arrival_t.model. */
 size_t schedule_model_count(const schedule_t *s);
 const char *schedule_model_name(const schedule_t *s, size_t i);
-
-/* Seconds since 1970-01-01 00:00:00 of "YYYY-MM-DD HH:MM:SS[.fraction]"
- * (also with 'T' between date and time), read as UTC; or a plain
- * non-negative number of seconds. The whole of text[0..len) must be the
- * time. Returns 0, or -1 when it is neither. */
-int schedule_parse_time(const char *text, size_t len, double *out);
 
 #endif

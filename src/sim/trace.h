@@ -24,6 +24,9 @@
  *   one of the forms above. Minutes must be at least 60 s apart and in
  *   order; missing minutes have no requests. A minute's `count` arrivals are
  *   spread uniformly at random within it (seeded), then sorted.
+ *
+ * The simulator and inferd loadtest both read traces here, so a file means
+ * the same requests to both (and the same times, for the same seed).
  */
 #ifndef INFERD_SIM_TRACE_H
 #define INFERD_SIM_TRACE_H
@@ -43,12 +46,33 @@ typedef struct sim_trace {
     double unix_start;        /* wall-clock time of virtual 0 */
     double span;              /* length of the trace: its last arrival, or the
                                  generated duration */
+    int *model;               /* n indexes into model_names, or NULL when the
+                                 trace was not read with a model column */
+    char **model_names;       /* n_models distinct names, in order of first use */
+    size_t n_models;
 } sim_trace_t;
+
+/* At most this many distinct names in a model column. */
+#define SIM_TRACE_MAX_MODELS 256
 
 /* Reads path into out (which the caller frees with sim_trace_free). seed
  * spreads per-minute counts. Returns 0, or -1 with a sentence in err that
  * names the file and, for a bad row, the line and the column. */
 int sim_trace_read_csv(const char *path, uint64_t seed, sim_trace_t *out, char *err, size_t errlen);
+
+typedef struct sim_trace_read_options {
+    uint64_t seed;            /* spreads per-minute counts */
+    const char *model_column; /* NULL, or the header name of a column naming each
+                                 request's model (one-request-per-row traces only;
+                                 a value may be in double quotes, and must not be
+                                 empty) */
+} sim_trace_read_options_t;
+
+/* sim_trace_read_csv with options: with a model column, out->model and
+ * out->model_names are filled, and a header without that column, an empty
+ * name, or a per-minute trace is an error naming the file and line. */
+int sim_trace_read_csv_with(const char *path, const sim_trace_read_options_t *opts,
+                            sim_trace_t *out, char *err, size_t errlen);
 
 /* The generated shapes; rate is in requests per second (see each shape's
  * documentation in trace.c and the defaults below; <= 0 takes the default,
@@ -72,8 +96,9 @@ int sim_trace_generate(const char *shape, uint64_t seed, double duration, double
  * that probability; above 1 each request stands for floor(rate_scale)
  * requests plus one more with probability of the fraction, the extra ones
  * at uniform random times between it and the next request (so the shape is
- * kept without piling copies onto one instant). Returns 0, or -1 on
- * allocation failure (the trace is then unchanged). */
+ * kept without piling copies onto one instant; copies keep the request's
+ * tokens and model). Returns 0, or -1 on allocation failure (the trace is
+ * then unchanged). */
 int sim_trace_scale(sim_trace_t *t, double time_scale, double rate_scale, uint64_t seed);
 
 void sim_trace_free(sim_trace_t *t);

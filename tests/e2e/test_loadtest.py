@@ -1,7 +1,11 @@
 """`inferd loadtest` against the real server: a short bounded run writes
 exactly the requested rows, a row of samples per second and a four-panel
-SVG; a target that refuses connections, or never answers, ends the run on
-its own; bad flags and bad traces are refused with the flag or the line.
+SVG. Against small targets of the test's own (loopback, port 0): a target
+that refuses connections, never answers, closes every connection, or dies
+mid-run ends the run within its bound and with exit status 1 and one line
+saying why, while HTTP error answers are results (exit 0); a per-minute
+trace sends every request it counts. Bad flags and bad traces are refused
+with the flag, or the file and the line.
 """
 
 import csv
@@ -11,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
@@ -26,6 +31,87 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class TinyTarget:
+    """A loopback HTTP target served by a thread of the test, one connection
+    at a time. For the n-th load request (a POST, counted from 0) it sends
+    what answer(n) returns, or closes the connection without a word when
+    that is None; the load test's GET /autoscaler/stats gets a 404. Every
+    answer closes its connection, after the whole request was read so that
+    the close is a clean end of stream rather than a reset."""
+
+    def __init__(self, test, answer):
+        self.answer = answer
+        self.posts = 0
+        self.stop = threading.Event()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        test.addCleanup(self.close)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=10)
+        self.listener.close()
+
+    @staticmethod
+    def _read_request(conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(body) < length:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return None
+            body += chunk
+        return head.split(b"\r\n")[0].decode()
+
+    def _reply(self, request_line):
+        if not request_line.startswith("POST "):
+            return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        n, self.posts = self.posts, self.posts + 1
+        return self.answer(n)
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    request_line = self._read_request(conn)
+                    reply = self._reply(request_line) if request_line else None
+                    if reply:
+                        conn.sendall(reply)
+                except OSError:
+                    pass
+
+
+def http_answer(status, body=b"ok"):
+    return (f"HTTP/1.1 {status} Status\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
 
 
 def read_csv(path):
@@ -158,9 +244,20 @@ class LoadtestFailureTest(unittest.TestCase):
                       "connection refused", run.stderr)
         self.assertLess(run.seconds, 5, "refusal ends the run at once, not after --duration")
 
+    def check_not_a_measurement(self, run, *phrases):
+        """Exit 1 with one line on stderr saying why; the reports are kept."""
+        self.assertEqual(run.rc, 1, run)
+        lines = [l for l in run.stderr.splitlines() if "not a valid measurement" in l]
+        self.assertEqual(len(lines), 1, run)
+        self.assertTrue(lines[0].startswith("inferd loadtest: not a valid measurement: "), run)
+        for phrase in phrases:
+            self.assertIn(phrase, lines[0], run)
+        return read_csv(run.path("requests.csv"))
+
     def test_silent_target_times_out_every_request_and_stops(self):
         # A listener that accepts (the kernel completes the handshake) and
-        # never answers: each request ends at --timeout, the run ends.
+        # never answers: each request ends at --timeout, the run ends, and
+        # a run without a single answer is not a measurement.
         with socket.socket() as listener:
             listener.bind(("127.0.0.1", 0))
             listener.listen(64)
@@ -168,13 +265,85 @@ class LoadtestFailureTest(unittest.TestCase):
             run = LoadtestRun(self, "--target", f"http://127.0.0.1:{port}", "--rate", "5",
                               "--duration", "1", "--timeout", "1", "--max-connections", "8",
                               timeout=30)
-        self.assertEqual(run.rc, 0, run)
-        rows = read_csv(run.path("requests.csv"))
+        rows = self.check_not_a_measurement(run, "none of the", "got an HTTP answer", "timeout")
         self.assertGreater(len(rows), 0, run)
         for r in rows:
             self.assertEqual(r["status"], "0", r)
             self.assertIn(r["error"], ("timeout", "overflow"), r)
         self.assertLess(run.seconds, 10, run)
+
+    def test_silent_target_cannot_hold_the_run_past_its_grace(self):
+        # With the default 30 s per-request timeout the run still ends
+        # --grace seconds after its last request: at most --duration + --grace.
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(64)
+            port = listener.getsockname()[1]
+            run = LoadtestRun(self, "--target", f"http://127.0.0.1:{port}", "--rate", "5",
+                              "--duration", "1", "--grace", "2", timeout=30)
+        self.assertLess(run.seconds, 1 + 2 + 3, run)
+        self.assertIn("--grace", run.stderr)
+        rows = self.check_not_a_measurement(run, "none of the", "cancelled")
+        for r in rows:
+            self.assertIn(r["error"], ("cancelled", "timeout"), r)
+
+    def test_target_that_closes_every_connection_fails_the_run(self):
+        target = TinyTarget(self, lambda n: None)
+        run = LoadtestRun(self, "--target", target.url, "--rate", "20", "--duration", "2",
+                          "--timeout", "30", timeout=30)
+        rows = self.check_not_a_measurement(run, "got an HTTP answer")
+        self.assertGreater(len(rows), 10, run)
+        self.assertIn(f"none of the {len(rows)} requests got an HTTP answer", run.stderr)
+        for r in rows:
+            self.assertEqual(r["status"], "0", r)
+            self.assertIn(r["error"], ("closed", "connection_reset", "broken_pipe"), r)
+        # Every request ends at once: the run lasts its two seconds, not
+        # the 30 s timeout nor the 10 s grace.
+        self.assertLess(run.seconds, 2 + 5, run)
+
+    def test_target_dying_mid_run_fails_the_run_above_the_error_share(self):
+        # Ten answers, then nothing but closed connections: about 3 in 4
+        # requests get no answer, far above the default 5 %.
+        target = TinyTarget(self, lambda n: http_answer(200) if n < 10 else None)
+        run = LoadtestRun(self, "--target", target.url, "--rate", "20", "--duration", "2",
+                          timeout=30)
+        rows = self.check_not_a_measurement(run, "got no HTTP answer", "closed",
+                                            "more than --max-error-share 0.05 allows")
+        self.assertEqual(sum(r["status"] == "200" for r in rows), 10, run)
+        # The operator may accept that share explicitly.
+        target = TinyTarget(self, lambda n: http_answer(200) if n < 10 else None)
+        run = LoadtestRun(self, "--target", target.url, "--rate", "20", "--duration", "2",
+                          "--max-error-share", "0.9", timeout=30)
+        self.assertEqual(run.rc, 0, run)
+        self.assertNotIn("not a valid measurement", run.stderr)
+
+    def test_http_error_answers_are_results_not_failures(self):
+        target = TinyTarget(self, lambda n: http_answer(503, b"busy"))
+        run = LoadtestRun(self, "--target", target.url, "--rate", "20", "--duration", "1",
+                          timeout=30)
+        self.assertEqual(run.rc, 0, run)
+        rows = read_csv(run.path("requests.csv"))
+        self.assertGreater(len(rows), 0, run)
+        self.assertTrue(all(r["status"] == "503" for r in rows), rows)
+        self.assertIn("status 503:", run.stdout)
+
+    def test_per_minute_trace_sends_every_request_it_counts(self):
+        # minute,count rows are counts, spread within each minute (as
+        # inferd simulate reads them), not two requests at 0 s and 1 s.
+        target = TinyTarget(self, lambda n: http_answer(200))
+        d = tempfile.mkdtemp(prefix="inferd-trace-")
+        self.addCleanup(shutil.rmtree, d, True)
+        trace = os.path.join(d, "minutes.csv")
+        with open(trace, "w") as f:
+            f.write("minute,count\n0,5\n1,4\n")
+        run = LoadtestRun(self, "--target", target.url, "--trace", trace, "--time-scale", "60",
+                          "--seed", "4", timeout=30)
+        self.assertEqual(run.rc, 0, run)
+        rows = read_csv(run.path("requests.csv"))
+        self.assertEqual(len(rows), 9, run)
+        scheduled = [float(r["scheduled_at"]) for r in rows]
+        self.assertEqual(sum(t < 1 for t in scheduled), 5, scheduled)
+        self.assertTrue(all(0 <= t < 2 for t in scheduled), scheduled)
 
     def test_bad_flags_name_the_flag(self):
         cases = [
@@ -196,12 +365,19 @@ class LoadtestFailureTest(unittest.TestCase):
     def test_bad_traces_name_the_line(self):
         d = tempfile.mkdtemp(prefix="inferd-trace-")
         self.addCleanup(shutil.rmtree, d, True)
+        azure = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,374,44\n"
         cases = {
-            "empty.csv": ("", "line 1"),
-            "header-only.csv": ("TIMESTAMP,ContextTokens\n", "line 2"),
+            "empty.csv": ("", "empty.csv:1: the file is empty"),
+            "header-only.csv": ("TIMESTAMP,ContextTokens\n", "no requests after the header"),
+            "no-header.csv": ("2023-11-16 18:15:46,374,44\n", "no-header.csv:1: expected a header"),
             "unsorted.csv": ("TIMESTAMP,A\n2023-11-16 18:15:46,1\n2023-11-16 18:15:47,1\n"
-                             "2023-11-16 18:15:45,1\n", "line 4"),
-            "bad-row.csv": ("TIMESTAMP,A\n2023-11-16 18:15:46,1\nyesterday,1\n", "line 3"),
+                             "2023-11-16 18:15:45,1\n", "unsorted.csv:4: column 1"),
+            "bad-row.csv": ("TIMESTAMP,A\n2023-11-16 18:15:46,1\nyesterday,1\n",
+                            "bad-row.csv:3: column 1 (TIMESTAMP): 'yesterday' is not a time"),
+            "bad-tokens.csv": (azure + "2023-11-16 18:15:47,12,many\n",
+                               "bad-tokens.csv:3: column 3 (GeneratedTokens): 'many'"),
+            "short-row.csv": (azure + "2023-11-16 18:15:47,12\n",
+                              "short-row.csv:3: 2 columns, but the header has 3"),
         }
         for name, (text, where) in cases.items():
             with self.subTest(trace=name):

@@ -1,6 +1,7 @@
 /* test_loadtest.c - the pure parts of `inferd loadtest`: arrival
- * schedules, trace parsing and its errors, per-second figures, the CSV
- * and SVG writers.
+ * schedules, traces read through the simulator's reader (and its errors,
+ * which name the file and line), per-second figures, whether a run is a
+ * measurement, the CSV and SVG writers.
  *
  * The SVG checks use a small well-formedness checker written for the
  * subset of XML the writer emits (elements, quoted attributes, text,
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* ---- ramps ---- */
 
@@ -118,113 +120,195 @@ Test(loadtest_schedule, poisson_is_seeded_and_near_its_rate)
     cr_expect_null(schedule_poisson(0, 1, &lim, err, sizeof(err)));
 }
 
-/* ---- times ---- */
+/* ---- traces, through the simulator's reader ---- */
 
-typedef struct time_case {
-    const char *text;
-    int rc;
-    double expected;
-} time_case_t;
+/* Trace files live in a directory of their own under the working
+ * directory (the build tree under ctest), removed after each test. */
+static char trace_dir[64];
 
-Test(loadtest_schedule, times_parse_as_utc_or_seconds)
+static void make_trace_dir(void)
 {
-    static const time_case_t cases[] = {
-        {"1970-01-01 00:00:00", 0, 0},
-        {"2023-11-16 18:15:46.6805900", 0, 1700158546.68059},
-        {"2000-02-29T12:00:00Z", 0, 951825600},
-        {"2000-03-01 00:00:00", 0, 951868800},
-        {"1999-12-31 23:59:59.5", 0, 946684799.5},
-        {"12.25", 0, 12.25},
-        {"0", 0, 0},
-        {"2023-02-29 00:00:00", -1, 0}, /* not a leap year */
-        {"2023-13-01 00:00:00", -1, 0},
-        {"2023-11-16 24:00:00", -1, 0},
-        {"2023-11-16", -1, 0},
-        {"2023-11-16 18:15:46.", -1, 0},
-        {"2023-11-16 18:15:46 junk", -1, 0},
-        {"-3", -1, 0},
-        {"inf", -1, 0},
-        {"", -1, 0},
-        {"12s", -1, 0},
+    snprintf(trace_dir, sizeof(trace_dir), "test_loadtest.XXXXXX");
+    cr_assert_not_null(mkdtemp(trace_dir));
+}
+
+static void remove_trace_dir(void)
+{
+    rmdir(trace_dir);
+}
+
+/* Writes text to a new file in trace_dir; path receives its name. */
+static void write_trace(char *path, size_t pathlen, const char *name, const char *text)
+{
+    snprintf(path, pathlen, "%s/%s", trace_dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static schedule_t *load_text(const char *text, const trace_options_t *opts,
+                             const schedule_limits_t *lim, char *err, size_t errlen)
+{
+    char path[128];
+    write_trace(path, sizeof(path), "trace.csv", text);
+    schedule_t *s = schedule_load_trace(path, opts, lim, err, errlen);
+    unlink(path);
+    return s;
+}
+
+Test(loadtest_trace, per_minute_counts_are_spread_within_each_minute, .init = make_trace_dir,
+     .fini = remove_trace_dir)
+{
+    /* The file the audit found read as two requests at 0 s and 1 s. */
+    trace_options_t opts = {.time_scale = 1, .rate_scale = 1, .seed = 3};
+    schedule_limits_t lim = {.max_count = 1000};
+    char err[512] = "";
+    schedule_t *s = load_text("minute,count\n0,5\n1,4\n", &opts, &lim, err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    cr_assert_eq(schedule_count(s), 9, "%zu requests, expected 5 + 4", schedule_count(s));
+    for (size_t k = 0; k < 9; k++) {
+        double lo = k < 5 ? 0 : 60, at = schedule_arrival(s, k).at;
+        cr_expect(at >= lo && at < lo + 60, "request %zu at %.3f s", k, at);
+        cr_expect_eq(schedule_arrival(s, k).model, SCHEDULE_ANY_MODEL);
+        if (k > 0)
+            cr_expect_geq(at, schedule_arrival(s, k - 1).at);
+    }
+    schedule_free(s);
+}
+
+/* The same file, seed and scales give loadtest exactly the arrivals
+ * inferd simulate replays: one reader, one scaling. */
+Test(loadtest_trace, arrivals_are_the_simulators, .init = make_trace_dir, .fini = remove_trace_dir)
+{
+    static const struct {
+        const char *text;
+        double time_scale, rate_scale;
+    } rows[] = {
+        {"minute,count\n0,5\n1,4\n3,7\n", 60, 1},
+        {"minute,count\n0,50\n2,40\n", 10, 0.5},
+        {"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.5,1,2\n"
+         "2023-11-16 18:15:50,3,4\n2023-11-16 18:16:10,5,6\n",
+         2, 2.5},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        double t = -1;
-        int rc = schedule_parse_time(cases[i].text, strlen(cases[i].text), &t);
-        cr_expect_eq(rc, cases[i].rc, "'%s': rc %d", cases[i].text, rc);
-        if (rc == 0 && cases[i].rc == 0)
-            cr_expect(fabs(t - cases[i].expected) < 1e-6, "'%s': %.6f, expected %.6f",
-                      cases[i].text, t, cases[i].expected);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char path[128], err[512] = "";
+        write_trace(path, sizeof(path), "same.csv", rows[i].text);
+        trace_options_t opts = {
+            .time_scale = rows[i].time_scale, .rate_scale = rows[i].rate_scale, .seed = 11};
+        schedule_limits_t lim = {.max_count = 100000};
+        schedule_t *s = schedule_load_trace(path, &opts, &lim, err, sizeof(err));
+        cr_assert_not_null(s, "row %zu: %s", i, err);
+        sim_trace_t t;
+        cr_assert_eq(sim_trace_read_csv(path, 11, &t, err, sizeof(err)), 0, "%s", err);
+        cr_assert_eq(sim_trace_scale(&t, rows[i].time_scale, rows[i].rate_scale, 11), 0);
+        cr_assert_eq(schedule_count(s), t.n, "row %zu: %zu vs %zu", i, schedule_count(s), t.n);
+        for (size_t k = 0; k < t.n; k++)
+            cr_assert_eq(schedule_arrival(s, k).at, t.arrival[k], "row %zu, request %zu", i, k);
+        sim_trace_free(&t);
+        schedule_free(s);
+        unlink(path);
     }
 }
 
-/* ---- traces ---- */
+typedef struct bad_trace_case {
+    const char *situation;
+    const char *text;
+    const char *model_column;
+    const char *expected; /* in the message, after the file's name */
+} bad_trace_case_t;
+
+Test(loadtest_trace, bad_files_name_the_file_and_line, .init = make_trace_dir,
+     .fini = remove_trace_dir)
+{
+    static const bad_trace_case_t cases[] = {
+        {"an empty file", "", NULL, ":1: the file is empty"},
+        {"a header and no rows", "TIMESTAMP,ContextTokens\n", NULL, "no requests after the header"},
+        {"no header", "2023-11-16 18:15:46,374,44\n2023-11-16 18:15:47,1,2\n", NULL,
+         ":1: expected a header line"},
+        {"a bad token count",
+         "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,374,44\n"
+         "2023-11-16 18:15:47,12,many\n",
+         NULL, ":3: column 3 (GeneratedTokens): 'many' is not a non-negative token count"},
+        {"a negative token count",
+         "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,-1,44\n", NULL,
+         ":2: column 2 (ContextTokens)"},
+        {"a short row", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,1\n", NULL,
+         ":2: 2 columns, but the header has 3"},
+        {"an unsorted row",
+         "T,a\n2023-11-16 18:15:46,1\n2023-11-16 18:15:47,1\n2023-11-16 18:15:45,1\n", NULL,
+         ":4: column 1 (T): '2023-11-16 18:15:45' is earlier than the previous row's (line 3)"},
+        {"not a time", "T,a\n2023-11-16 18:15:46,1\nnot-a-time,2\n", NULL,
+         ":3: column 1 (T): 'not-a-time' is not a time"},
+        {"a day the month lacks", "T,a\n2023-11-16 18:15:46,1\n2023-02-30 00:00:00,2\n", NULL,
+         ":3: column 1 (T): '2023-02-30 00:00:00' is not a time"},
+        {"a bad minute count", "minute,count\n0,5\n1,many\n", NULL,
+         ":3: column 2 (count): 'many' is not a whole number"},
+        {"minutes out of order", "minute,count\n1,5\n0,4\n", NULL,
+         ":3: column 1 (minute): '0' is less than a minute after"},
+        {"a model column the header lacks", "t,model\n0,a\n1,b\n", "voice",
+         ":1: the header has no column 'voice'"},
+        {"an empty model", "t,model\n0,a\n1,\n", "model",
+         ":3: column 2 (model): '' is not a model name"},
+        {"a row without its model", "t,model\n0,a\n1\n", "model",
+         ":3: 1 columns, but the header has 2"},
+        {"a model column in per-minute counts", "minute,count\n0,5\n", "count",
+         ":1: a per-minute trace"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const bad_trace_case_t *c = &cases[i];
+        trace_options_t opts = {
+            .time_scale = 1, .rate_scale = 1, .seed = 1, .model_column = c->model_column};
+        schedule_limits_t lim = {.max_count = 1000};
+        char path[128], err[512] = "";
+        write_trace(path, sizeof(path), "bad.csv", c->text);
+        schedule_t *s = schedule_load_trace(path, &opts, &lim, err, sizeof(err));
+        cr_expect_null(s, "%s: read, expected an error", c->situation);
+        cr_expect(strstr(err, path) != NULL, "%s: '%s' names no file", c->situation, err);
+        cr_expect(strstr(err, c->expected) != NULL, "%s: got '%s', want '%s'", c->situation, err,
+                  c->expected);
+        schedule_free(s);
+        unlink(path);
+    }
+}
 
 typedef struct trace_case {
     const char *text;
-    double time_scale;
-    const char *model_column;
-    double duration;
-    /* expected: either an error naming these words, or these times */
-    const char *error_has[3];
+    double time_scale, duration;
+    size_t max_count;
     size_t count;
     double at[6];
 } trace_case_t;
 
-Test(loadtest_schedule, traces_parse_or_name_the_bad_line)
+Test(loadtest_trace, request_rows_are_scaled_and_bounded, .init = make_trace_dir,
+     .fini = remove_trace_dir)
 {
     static const trace_case_t cases[] = {
-        {"", 1, NULL, 0, {"line 1", "empty"}, 0, {0}},
-        {"TIMESTAMP,ContextTokens\n", 1, NULL, 0, {"line 2", "no rows"}, 0, {0}},
-        {"\n0\n", 1, NULL, 0, {"line 1", "header"}, 0, {0}},
-        {"T,a\n2023-11-16 18:15:46.5,1\n2023-11-16 18:15:45,2\n",
-         1,
-         NULL,
-         0,
-         {"line 3", "backwards", "sorted"},
-         0,
-         {0}},
-        {"T,a\n2023-11-16 18:15:46,1\nnot-a-time,2\n",
-         1,
-         NULL,
-         0,
-         {"line 3", "not-a-time"},
-         0,
-         {0}},
-        {"T,a\n2023-11-16 18:15:46,1\n2023-02-30 00:00:00,2\n", 1, NULL, 0, {"line 3"}, 0, {0}},
-        {"T,a\n1,x\n,y\n", 1, NULL, 0, {"line 3", "not a time"}, 0, {0}},
-        {"T\n0\n0.5\n1.5\n", 1, NULL, 0, {NULL}, 3, {0, 0.5, 1.5}},
-        {"T\r\n10\r\n\r\n10.5\r\n11.5\r\n", 2, NULL, 0, {NULL}, 3, {0, 0.25, 0.75}},
+        {"T\n0\n0.5\n1.5\n", 1, 0, 1000, 3, {0, 0.5, 1.5}},
+        {"T\r\n10\r\n\r\n10.5\r\n11.5\r\n", 2, 0, 1000, 3, {0, 0.25, 0.75}},
         {"TIMESTAMP,ContextTokens,GeneratedTokens\n"
          "2023-11-16 18:15:46.6805900,374,44\n"
          "2023-11-16 18:15:50.9951690,396,109\n"
          "2023-11-16 18:16:46.6805900,879,55\n",
          60,
-         NULL,
          0,
-         {NULL},
+         1000,
          3,
          {0, 0.071909633, 1}},
-        {"t\n0\n1\n2\n3\n4\n5\n6\n", 1, NULL, 3.5, {NULL}, 4, {0, 1, 2, 3}},
-        {"t,model\n0,a\n1,b\n", 1, "voice", 0, {"line 1", "voice"}, 0, {0}},
-        {"t,model\n0,a\n1,\n", 1, "model", 0, {"line 3", "model"}, 0, {0}},
-        {"t,model\n0,a\n1\n", 1, "model", 0, {"line 3", "model"}, 0, {0}},
+        {"t\n0\n1\n2\n3\n4\n5\n6\n", 1, 3.5, 1000, 4, {0, 1, 2, 3}}, /* --duration */
+        {"t\n0\n1\n2\n3\n4\n5\n6\n", 1, 0, 2, 2, {0, 1}},            /* --max-requests */
+        {"minute,count\n0,0\n2,0\n", 1, 0, 1000, 0, {0}},            /* no requests: error */
+        {"t\n2023-11-16 18:15:46\n2023-11-16 18:15:46\n", 1, 0, 9, 2, {0, 0}}, /* equal times */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const trace_case_t *c = &cases[i];
-        trace_options_t opts = {.time_scale = c->time_scale,
-                                .rate_scale = 1,
-                                .seed = 1,
-                                .model_column = c->model_column};
-        schedule_limits_t lim = {.duration = c->duration, .max_count = 1000};
+        trace_options_t opts = {.time_scale = c->time_scale, .rate_scale = 1, .seed = 1};
+        schedule_limits_t lim = {.duration = c->duration, .max_count = c->max_count};
         char err[512] = "";
-        schedule_t *s = schedule_parse_trace("trace.csv", c->text, strlen(c->text), &opts, &lim,
-                                             err, sizeof(err));
-        if (c->error_has[0]) {
-            cr_expect_null(s, "case %zu: parsed, expected an error", i);
-            cr_expect(strstr(err, "trace.csv") != NULL, "case %zu: '%s' names no file", i, err);
-            for (size_t w = 0; w < 3 && c->error_has[w]; w++)
-                cr_expect(strstr(err, c->error_has[w]) != NULL, "case %zu: '%s' lacks '%s'", i, err,
-                          c->error_has[w]);
+        schedule_t *s = load_text(c->text, &opts, &lim, err, sizeof(err));
+        if (c->count == 0) {
+            cr_expect_null(s, "case %zu: a trace without requests was read", i);
+            cr_expect(strstr(err, "no requests") != NULL, "case %zu: %s", i, err);
             schedule_free(s);
             continue;
         }
@@ -238,13 +322,14 @@ Test(loadtest_schedule, traces_parse_or_name_the_bad_line)
     }
 }
 
-Test(loadtest_schedule, trace_model_column_names_the_model)
+Test(loadtest_trace, model_column_names_the_model, .init = make_trace_dir, .fini = remove_trace_dir)
 {
     const char *text = "t,model,x\n0,tts-a,1\n1,\"tts-b\",2\n2, tts-a ,3\n";
     trace_options_t opts = {.time_scale = 1, .rate_scale = 1, .model_column = "model"};
     schedule_limits_t lim = {.max_count = 100};
-    schedule_t *s = schedule_parse_trace("t.csv", text, strlen(text), &opts, &lim, NULL, 0);
-    cr_assert_not_null(s);
+    char err[512] = "";
+    schedule_t *s = load_text(text, &opts, &lim, err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
     cr_assert_eq(schedule_model_count(s), 2);
     cr_expect_str_eq(schedule_model_name(s, 0), "tts-a");
     cr_expect_str_eq(schedule_model_name(s, 1), "tts-b");
@@ -256,23 +341,32 @@ Test(loadtest_schedule, trace_model_column_names_the_model)
 
 static schedule_t *rows_scaled(size_t rows, double rate_scale, uint64_t seed)
 {
-    char *text = malloc(rows * 16 + 8);
-    size_t len = (size_t)sprintf(text, "t\n");
+    buf_t text = BUF_INIT;
+    buf_append_str(&text, "t\n");
     for (size_t i = 0; i < rows; i++)
-        len += (size_t)sprintf(text + len, "%zu\n", i);
+        buf_appendf(&text, "%zu\n", i);
+    buf_append(&text, "", 1);
     trace_options_t opts = {.time_scale = 1, .rate_scale = rate_scale, .seed = seed};
     schedule_limits_t lim = {.max_count = 1000000};
-    schedule_t *s = schedule_parse_trace("t.csv", text, len, &opts, &lim, NULL, 0);
-    free(text);
-    cr_assert_not_null(s);
+    char err[512] = "";
+    schedule_t *s = load_text(text.data, &opts, &lim, err, sizeof(err));
+    buf_free(&text);
+    cr_assert_not_null(s, "%s", err);
     return s;
 }
 
-Test(loadtest_schedule, rate_scale_thins_or_duplicates_deterministically)
+Test(loadtest_trace, rate_scale_thins_or_copies_deterministically, .init = make_trace_dir,
+     .fini = remove_trace_dir)
 {
+    /* Twice: each request and one copy before the next request, as
+     * inferd simulate copies (not two at the same instant). */
     schedule_t *twice = rows_scaled(1000, 2, 1);
     cr_expect_eq(schedule_count(twice), 2000);
-    cr_expect_eq(schedule_arrival(twice, 0).at, schedule_arrival(twice, 1).at);
+    for (size_t k = 0; k < 1998; k += 2) {
+        double first = schedule_arrival(twice, k).at, copy = schedule_arrival(twice, k + 1).at;
+        cr_assert(first == (double)(k / 2) && copy >= first && copy < first + 1,
+                  "request %zu at %g, its copy at %g", k / 2, first, copy);
+    }
     schedule_free(twice);
 
     schedule_t *half = rows_scaled(2000, 0.5, 1);
@@ -298,13 +392,24 @@ Test(loadtest_schedule, rate_scale_thins_or_duplicates_deterministically)
     schedule_free(one_half);
 }
 
-Test(loadtest_schedule, missing_trace_file_is_named)
+Test(loadtest_trace, scales_out_of_range_and_missing_files_are_refused, .init = make_trace_dir,
+     .fini = remove_trace_dir)
 {
-    trace_options_t opts = {.time_scale = 1, .rate_scale = 1};
     schedule_limits_t lim = {.max_count = 10};
     char err[512] = "";
+    trace_options_t opts = {.time_scale = 1, .rate_scale = 1};
     cr_expect_null(schedule_load_trace("no-such-trace.csv", &opts, &lim, err, sizeof(err)));
-    cr_expect(strstr(err, "no-such-trace.csv") != NULL, "%s", err);
+    cr_expect(strstr(err, "cannot open trace 'no-such-trace.csv'") != NULL, "%s", err);
+
+    static const double bad[][2] = {{0, 1}, {-1, 1}, {NAN, 1}, {1, 0}, {1, 1001}, {1, NAN}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        trace_options_t o = {.time_scale = bad[i][0], .rate_scale = bad[i][1]};
+        cr_expect_null(load_text("t\n0\n", &o, &lim, err, sizeof(err)), "scales %g, %g", bad[i][0],
+                       bad[i][1]);
+    }
+    trace_options_t thin = {.time_scale = 1, .rate_scale = 1e-6, .seed = 1};
+    cr_expect_null(load_text("t\n0\n1\n", &thin, &lim, err, sizeof(err)));
+    cr_expect(strstr(err, "no requests left after a rate scale of 1e-06") != NULL, "%s", err);
 }
 
 /* ---- percentiles and per-second figures ---- */
@@ -411,6 +516,57 @@ Test(loadtest_results, samples_csv_leaves_unknowns_empty)
                              "0,3,2,1,10.000,20.000,30.000,2,1,12.50,\n"
                              "1,0,0,0,,,,,,,\n");
     buf_free(&b);
+}
+
+/* ---- is the run a measurement ---- */
+
+typedef struct verdict_case {
+    const char *situation;
+    size_t answered, refused, reset, timeouts; /* rows of each kind, in that order */
+    int status;                                /* of the answered rows */
+    double max_share;
+    bool valid;
+    const char *why; /* in the reason when not valid */
+} verdict_case_t;
+
+Test(loadtest_results, a_run_without_enough_answers_is_not_a_measurement)
+{
+    static const verdict_case_t cases[] = {
+        {"all answered", 40, 0, 0, 0, 200, 0.05, true, NULL},
+        {"all answered 503: results, not failures", 40, 0, 0, 0, 503, 0.05, true, NULL},
+        {"2 of 40 unanswered: at the limit", 38, 2, 0, 0, 200, 0.05, true, NULL},
+        {"3 of 40 unanswered: over it", 37, 3, 0, 0, 200, 0.05, false,
+         "3 of 40 requests (7.5 %) got no HTTP answer (connection_refused: 3), more than "
+         "--max-error-share 0.05 allows"},
+        {"a server dying mid-run", 10, 29, 0, 0, 200, 0.05, false,
+         "29 of 39 requests (74.4 %) got no HTTP answer (connection_refused: 29)"},
+        {"every connection reset", 0, 0, 40, 0, 200, 0.05, false,
+         "none of the 40 requests got an HTTP answer (connection_reset: 40)"},
+        {"no answer is never enough, even allowed", 0, 0, 0, 5, 200, 1.0, false,
+         "none of the 5 requests got an HTTP answer (timeout: 5)"},
+        {"kinds by frequency", 0, 1, 3, 2, 200, 0.05, false,
+         "(connection_reset: 3, timeout: 2, connection_refused: 1)"},
+        {"a share of 1 allows any answer", 1, 30, 0, 0, 200, 1.0, true, NULL},
+        {"nothing sent", 0, 0, 0, 0, 200, 0.05, false, "no request was sent"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const verdict_case_t *c = &cases[i];
+        results_row_t rows[64];
+        size_t n = 0;
+        const size_t counts[4] = {c->answered, c->refused, c->reset, c->timeouts};
+        const char *errors[4] = {NULL, "connection_refused", "connection_reset", "timeout"};
+        for (size_t kind = 0; kind < 4; kind++)
+            for (size_t k = 0; k < counts[kind]; k++)
+                rows[n++] = (results_row_t){.status = kind == 0 ? c->status : 0,
+                                            .error = errors[kind],
+                                            .latency_ms = kind == 0 ? 5 : NAN};
+        char why[256] = "";
+        bool valid = results_run_is_valid(rows, n, c->max_share, why, sizeof(why));
+        cr_expect_eq(valid, c->valid, "%s: %s", c->situation, why);
+        if (c->why)
+            cr_expect(strstr(why, c->why) != NULL, "%s: got '%s', want '%s'", c->situation, why,
+                      c->why);
+    }
 }
 
 /* ---- SVG ---- */
