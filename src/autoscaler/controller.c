@@ -311,6 +311,50 @@ static void on_decide_tick(uv_timer_t *timer)
         decide_model(a, &a->models[i], now);
 }
 
+/* ---- between decisions ---- */
+
+/* The policy input of burst start and release: per request, so no window
+ * scan, only the pool's counts, the measured load time and the service
+ * time the latest decision measured. */
+static policy_input_t input_between_decisions(const autoscaler_t *a, const model_state_t *ms,
+                                              const pool_counts_t *c)
+{
+    const model_config_t *mc = pool_model(ms->pool);
+    return (policy_input_t){
+        .current_replicas = c->starting + c->ready,
+        .starting_replicas = c->starting,
+        .floor_replicas = config_floor_replicas(mc),
+        .max_replicas = mc->max_replicas,
+        .target_concurrency = mc->target_concurrency > 0 ? mc->target_concurrency
+                                                         : a->cfg.reactive.target_concurrency,
+        .concurrency_now = (double)c->in_flight + (double)c->queued,
+        .queue_length = (double)c->queued,
+        .load_seconds = ms->load_seconds,
+        .service_seconds = ms->service_seconds,
+    };
+}
+
+/* A resize between decisions to `want`, through the same resize rules as
+ * a decision's (never as a panic: a growth waits out the scale-up
+ * cooldown) and, for growth, memory admission; the trigger and reason
+ * become the model's latest decision. Returns whether it resized. */
+static bool resize_between_decisions(autoscaler_t *a, model_state_t *ms, const pool_counts_t *c,
+                                     int want, const char *trigger, const char *reason)
+{
+    double now = time_mono_now();
+    resize_request_t r = resize_request_of(a, ms, c, want, now);
+    r.panicking = false;
+    int target = gate_resize_target(&a->cfg, &ms->times, &ms->capped_growth_target, &r, now);
+    if (target < 0)
+        return false;
+    ms->last.desired = want;
+    ms->last.trigger = trigger;
+    snprintf(ms->last.reason, sizeof(ms->last.reason), "%s", reason);
+    ms->decided = true;
+    apply_resize(a, ms, r.current, target, want, now);
+    return true;
+}
+
 /* ---- burst start ---- */
 
 /* A request waits behind busy replicas (the pool's QUEUED event): the
@@ -327,38 +371,12 @@ static bool burst_start(autoscaler_t *a, model_state_t *ms)
         return false;
     pool_counts_t c;
     pool_get_counts(ms->pool, &c);
-    int current = c.starting + c.ready;
-    if (c.queued == 0 || ms->capped_growth_target > current)
+    if (c.queued == 0 || ms->capped_growth_target > c.starting + c.ready)
         return false;
-    const model_config_t *mc = pool_model(ms->pool);
-    policy_input_t in = {
-        .current_replicas = current,
-        .starting_replicas = c.starting,
-        .floor_replicas = config_floor_replicas(mc),
-        .max_replicas = mc->max_replicas,
-        .target_concurrency = mc->target_concurrency > 0 ? mc->target_concurrency
-                                                         : a->cfg.reactive.target_concurrency,
-        .concurrency_now = (double)c.in_flight + (double)c.queued,
-        .queue_length = (double)c.queued,
-        .load_seconds = ms->load_seconds,
-        .service_seconds = ms->service_seconds,
-    };
+    policy_input_t in = input_between_decisions(a, ms, &c);
     char reason[sizeof(ms->last.reason)];
     int want = policy_burst_target(&in, &a->cfg, reason, sizeof(reason));
-    if (want < 0)
-        return false;
-    double now = time_mono_now();
-    resize_request_t r = resize_request_of(a, ms, &c, want, now);
-    r.panicking = false; /* a burst start waits out the scale-up cooldown */
-    int target = gate_resize_target(&a->cfg, &ms->times, &ms->capped_growth_target, &r, now);
-    if (target < 0)
-        return false;
-    ms->last.desired = want;
-    ms->last.trigger = "burst";
-    memcpy(ms->last.reason, reason, sizeof(reason));
-    ms->decided = true;
-    apply_resize(a, ms, r.current, target, want, now);
-    return true;
+    return want >= 0 && resize_between_decisions(a, ms, &c, want, "burst", reason);
 }
 
 /* ---- release ---- */
@@ -369,44 +387,19 @@ static bool burst_start(autoscaler_t *a, model_state_t *ms)
  * the latest decision's release floor, through the same resize rules as a
  * decision's shrink (settled pool, scale-down cooldown), and only while
  * burst start could bring a replica back at once (gate_growth_open). Per
- * request, so
- * it reads only the pool's counts and the measured load time. Returns
- * whether it resized. */
+ * request, so it reads only the pool's counts and the measured load time.
+ * Returns whether it resized. */
 static bool release(autoscaler_t *a, model_state_t *ms)
 {
     if (!a->cfg.enabled || a->stopped || a->cfg.scaling_strategy != STRATEGY_HYBRID || !ms->decided)
         return false;
     pool_counts_t c;
     pool_get_counts(ms->pool, &c);
-    const model_config_t *mc = pool_model(ms->pool);
-    policy_input_t in = {
-        .current_replicas = c.starting + c.ready,
-        .starting_replicas = c.starting,
-        .floor_replicas = config_floor_replicas(mc),
-        .max_replicas = mc->max_replicas,
-        .target_concurrency = mc->target_concurrency > 0 ? mc->target_concurrency
-                                                         : a->cfg.reactive.target_concurrency,
-        .concurrency_now = (double)c.in_flight + (double)c.queued,
-        .queue_length = (double)c.queued,
-        .load_seconds = ms->load_seconds,
-    };
+    policy_input_t in = input_between_decisions(a, ms, &c);
     char reason[sizeof(ms->last.reason)];
     int want = policy_release_target(&in, &a->cfg, ms->last.release_floor, reason, sizeof(reason));
-    if (want < 0)
-        return false;
-    double now = time_mono_now();
-    if (!gate_growth_open(&a->cfg, &ms->times, now))
-        return false;
-    resize_request_t r = resize_request_of(a, ms, &c, want, now);
-    r.panicking = false;
-    int target = gate_resize_target(&a->cfg, &ms->times, &ms->capped_growth_target, &r, now);
-    if (target < 0)
-        return false;
-    ms->last.desired = want;
-    ms->last.trigger = "release";
-    memcpy(ms->last.reason, reason, sizeof(reason));
-    apply_resize(a, ms, r.current, target, want, now);
-    return true;
+    return want >= 0 && gate_growth_open(&a->cfg, &ms->times, time_mono_now()) &&
+           resize_between_decisions(a, ms, &c, want, "release", reason);
 }
 
 /* ---- pool events ---- */

@@ -44,6 +44,7 @@
 #include "config/config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,21 +193,13 @@ static policy_input_t input_of(const inferd_policy_t *p, const sim_observation_t
     };
 }
 
-/* Burst start, as the controller does it on the pool's QUEUED event: the
- * arrival waits behind busy replicas (the simulator has already handed
- * out every free slot), so policy_burst_target may want one more now,
- * through the same resize rules (a growth, so the scale-up cooldown and
- * the load cap apply; a capped growth in progress is left to go on). */
-static int burst_start(inferd_policy_t *p, const sim_observation_t *obs)
+/* A resize between decisions (burst start or release) to `want`, through
+ * the same resize rules as a decision's (never as a panic, so a growth
+ * waits out the scale-up cooldown); the trigger and reason become the
+ * latest decision's. Returns the count, or -1 when the rules say no. */
+static int resize_between_decisions(inferd_policy_t *p, const sim_observation_t *obs, int want,
+                                    const char *trigger, const char *reason)
 {
-    int current = obs->ready + obs->starting;
-    if (obs->queued == 0 || p->capped_growth_target > current)
-        return -1;
-    policy_input_t in = input_of(p, obs);
-    char reason[sizeof(p->last.reason)];
-    int want = policy_burst_target(&in, &p->cfg, reason, sizeof(reason));
-    if (want < 0)
-        return -1;
     resize_request_t r = resize_request_of(p, obs);
     r.decided = want;
     r.panicking = false;
@@ -214,9 +207,24 @@ static int burst_start(inferd_policy_t *p, const sim_observation_t *obs)
     if (target < 0)
         return -1;
     p->last.desired = want;
-    p->last.trigger = "burst";
-    memcpy(p->last.reason, reason, sizeof(reason));
-    return apply_resize(p, current, target, want, obs->now);
+    p->last.trigger = trigger;
+    snprintf(p->last.reason, sizeof(p->last.reason), "%s", reason);
+    return apply_resize(p, r.current, target, want, obs->now);
+}
+
+/* Burst start, as the controller does it on the pool's QUEUED event: the
+ * arrival waits behind busy replicas (the simulator has already handed
+ * out every free slot), so policy_burst_target may want one more now
+ * (a growth, so the scale-up cooldown and the load cap apply; a capped
+ * growth in progress is left to go on). */
+static int burst_start(inferd_policy_t *p, const sim_observation_t *obs)
+{
+    if (obs->queued == 0 || p->capped_growth_target > obs->ready + obs->starting)
+        return -1;
+    policy_input_t in = input_of(p, obs);
+    char reason[sizeof(p->last.reason)];
+    int want = policy_burst_target(&in, &p->cfg, reason, sizeof(reason));
+    return want < 0 ? -1 : resize_between_decisions(p, obs, want, "burst", reason);
 }
 
 /* Release, as the controller does it on the pool's ARRIVED event: the
@@ -230,18 +238,7 @@ static int release(inferd_policy_t *p, const sim_observation_t *obs)
     policy_input_t in = input_of(p, obs);
     char reason[sizeof(p->last.reason)];
     int want = policy_release_target(&in, &p->cfg, p->last.release_floor, reason, sizeof(reason));
-    if (want < 0)
-        return -1;
-    resize_request_t r = resize_request_of(p, obs);
-    r.decided = want;
-    r.panicking = false;
-    int target = gate_resize_target(&p->cfg, &p->times, &p->capped_growth_target, &r, obs->now);
-    if (target < 0)
-        return -1;
-    p->last.desired = want;
-    p->last.trigger = "release";
-    memcpy(p->last.reason, reason, sizeof(reason));
-    return apply_resize(p, r.current, target, want, obs->now);
+    return want < 0 ? -1 : resize_between_decisions(p, obs, want, "release", reason);
 }
 
 static int inferd_on_arrival(void *state, const sim_observation_t *obs)
