@@ -46,6 +46,7 @@ typedef struct server {
     router_t *router;
     http_server_t *http;
     api_context_t api;
+    json_t *model_overrides; /* the stored version's "models", for the API; owned */
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t shutdown_timer;
@@ -214,9 +215,30 @@ static int load_config(const serve_options_t *o, inferd_config_t **out)
     return 0;
 }
 
+/* A stored version may name a model the file no longer has: its settings
+ * are forgotten (with a warning) rather than the whole version refused for
+ * it, so removing a model keeps every other change. */
+static void forget_removed_models(const inferd_config_t *cfg, json_t *doc)
+{
+    json_t *models = json_object_get(doc, "models");
+    const char *name;
+    json_t *v;
+    void *tmp;
+    if (!json_is_object(models))
+        return;
+    json_object_foreach_safe (models, tmp, name, v) {
+        if (config_find_model(cfg, name))
+            continue;
+        log_warn("main", "stored settings of a model no longer configured dropped model=%s", name);
+        json_object_del(models, name);
+    }
+}
+
 /* Changes accepted by POST /autoscaler/config are stored and take
- * precedence over the file's autoscaler section; --reset-config forgets
- * them so that the file applies again. */
+ * precedence over the file (its autoscaler section, and the model settings
+ * changed through the API); --reset-config forgets them so that the file
+ * applies again. Runs before the pools exist, so models take the merged
+ * values (and inherited bounds) from the start. */
 static int apply_stored_config(server_t *s, bool reset)
 {
     if (reset) {
@@ -226,18 +248,22 @@ static int apply_stored_config(server_t *s, bool reset)
     json_t *doc = store_load_config(s->store);
     if (!doc)
         return 0;
+    forget_removed_models(s->config, doc);
     config_problems_t problems;
-    autoscaler_config_t merged;
-    int rc = config_autoscaler_merge(&s->config->autoscaler, doc, &merged, &problems);
-    json_decref(doc);
-    if (rc < 0) {
+    inferd_config_t *c = s->config;
+    if (config_live_merge(&c->autoscaler, c->models, c->n_models, doc, CONFIG_MODELS_STORED,
+                          &c->autoscaler, c->models, &problems) < 0) {
         log_warn("main",
                  "stored configuration no longer valid, using the file field=%s problem=\"%s\"",
                  problems.items[0].field, problems.items[0].message);
         config_problems_clear(&problems);
+        json_decref(doc);
         return 0;
     }
-    s->config->autoscaler = merged;
+    json_t *overrides = json_object_get(doc, "models");
+    if (overrides)
+        s->model_overrides = json_incref(overrides);
+    json_decref(doc);
     log_info("main", "stored configuration applied over the file");
     return 0;
 }
@@ -313,13 +339,16 @@ static int serve_main(int argc, char **argv)
     store_add_event_observer(s.store, webhook_observe_event, s.webhook);
     s.recorder = recorder_new(s.loop, s.dispatch, s.autoscaler, s.store, s.config->server.data_dir,
                               s.config->server.history_retention_days);
-    s.api = (api_context_t){.loop = s.loop,
-                            .dispatch = s.dispatch,
-                            .autoscaler = s.autoscaler,
-                            .worker_exe = exe,
-                            .started_ns = uv_hrtime(),
-                            .metrics = api_metrics_new(s.store),
-                            .webhook = s.webhook};
+    s.api =
+        (api_context_t){.loop = s.loop,
+                        .dispatch = s.dispatch,
+                        .autoscaler = s.autoscaler,
+                        .worker_exe = exe,
+                        .started_ns = uv_hrtime(),
+                        .metrics = api_metrics_new(s.store),
+                        .webhook = s.webhook,
+                        .model_overrides = s.model_overrides ? s.model_overrides : json_object()};
+    s.model_overrides = NULL; /* the API's now */
     s.router = router_new();
     api_register_routes(s.router, &s.api);
     http_limits_t limits = limits_from_config(&s.config->server);
@@ -343,6 +372,7 @@ static int serve_main(int argc, char **argv)
     store_close(s.store);
     api_metrics_free(s.api.metrics);
     webhook_free(s.webhook);
+    json_decref(s.api.model_overrides);
     uv_run(s.loop, UV_RUN_DEFAULT); /* let the pools' timers close */
     router_free(s.router);
     config_free(s.config);

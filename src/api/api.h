@@ -36,6 +36,11 @@ typedef struct api_context {
     struct api_metrics *metrics;
     /* notify/webhook.h: its delivery counters, for GET /autoscaler/health */
     const struct webhook *webhook;
+    /* The models' settings changed through POST /autoscaler/config (and
+     * restored from the store at start), {"NAME": {"FIELD": value}}: what a
+     * stored version keeps under "models" (config_record_overrides). Owned;
+     * the handler replaces it, whoever set up the context frees it. */
+    json_t *model_overrides;
 } api_context_t;
 
 /* The pool of the model called name, or NULL after answering 404

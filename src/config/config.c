@@ -133,6 +133,11 @@ static int check_metric_name(const char *s, char *msg, size_t msglen);
     {                                                                                              \
         .key = #f, .kind = (kind_), .offset = offsetof(autoscaler_config_t, f)                     \
     }
+#define AS_TOP_NUM(f, kind_, lo, hi)                                                               \
+    {                                                                                              \
+        .key = #f, .kind = (kind_), .offset = offsetof(autoscaler_config_t, f), .dmin = (lo),      \
+        .dmax = (hi)                                                                               \
+    }
 #define AS_BOOL(sec, f)                                                                            \
     {                                                                                              \
         .section = #sec, .key = #f, .kind = KIND_BOOL,                                             \
@@ -194,9 +199,10 @@ static const field_t model_fields[] = {
     OPTIONAL_POSITIVE_FIELD(model_config_t, custom_metric_target, 0, CONFIG_METRIC_TARGET_LIMIT),
 };
 
-/* In the order of GET /autoscaler/config, then the three sections the spec
- * lacks; to_json and diff walk it, so this is also the document order. A
- * section's rows are contiguous. */
+/* In the order of GET /autoscaler/config, then what the spec lacks (three
+ * sections and the models' default cold-start timeout); to_json and diff
+ * walk it, so this is also the document order. A section's rows are
+ * contiguous. */
 static const field_t autoscaler_fields[] = {
     AS_TOP(enabled, KIND_BOOL),
     AS_TOP(zero_scaling_enabled, KIND_BOOL),
@@ -228,6 +234,7 @@ static const field_t autoscaler_fields[] = {
     AS_NUM(scale_down_threshold, idle_time_minutes, KIND_NUMBER, 0, 1440),
     AS_NUM(zero_scale_threshold, idle_time_minutes, KIND_NUMBER, 0, 10080),
     AS_NUM(zero_scale_threshold, no_requests_minutes, KIND_NUMBER, 0, 10080),
+    AS_TOP_NUM(cold_start_timeout_seconds, KIND_SECONDS, 0.1, 3600),
     AS_NUM(reactive, target_concurrency, KIND_NUMBER, 0.1, 1000),
     AS_NUM(reactive, stable_window_seconds, KIND_SECONDS, 1, 3600),
     AS_NUM(reactive, panic_window_seconds, KIND_SECONDS, 1, 3600),
@@ -252,8 +259,9 @@ static const server_config_t server_defaults = {
     .history_retention_days = 14,
 };
 
-/* min_replicas and max_replicas are replaced by the autoscaler's
- * replicas.min_replicas / max_replicas before a model is parsed;
+/* min_replicas, max_replicas and cold_start_timeout_seconds are the
+ * autoscaler's (replicas.min_replicas, replicas.max_replicas,
+ * cold_start_timeout_seconds) unless the model sets them (inherit_defaults);
  * min_replicas becomes 1 when always_loaded is set and min_replicas is 0. */
 static const model_config_t model_defaults = {
     .min_replicas = 0,
@@ -280,6 +288,7 @@ static const autoscaler_config_t autoscaler_defaults = {
     .enabled = true,
     .zero_scaling_enabled = true,
     .scaling_strategy = STRATEGY_REACTIVE,
+    .cold_start_timeout_seconds = 60,
     .replicas = {.min_replicas = 0, .max_replicas = 5, .default_replicas = 1},
     .thresholds =
         {
@@ -904,7 +913,23 @@ static int parse_object(parse_ctx_t *c, const char *prefix, const json_t *obj,
     return 0;
 }
 
-static int parse_model(parse_ctx_t *c, size_t index, const json_t *obj, model_config_t *m)
+/* The settings a model leaves out follow the autoscaler's, now and when
+ * they change; pinned means at least one replica, whatever min_replicas
+ * says, so everything that reads min_replicas sees the real floor. */
+static void inherit_defaults(model_config_t *m, const autoscaler_config_t *a)
+{
+    if (!m->own.min_replicas)
+        m->min_replicas = a->replicas.min_replicas;
+    if (!m->own.max_replicas)
+        m->max_replicas = a->replicas.max_replicas;
+    if (!m->own.cold_start_timeout_seconds)
+        m->cold_start_timeout_seconds = a->cold_start_timeout_seconds;
+    if (m->always_loaded && m->min_replicas < 1)
+        m->min_replicas = 1;
+}
+
+static int parse_model(parse_ctx_t *c, size_t index, const json_t *obj,
+                       const autoscaler_config_t *a, model_config_t *m)
 {
     char prefix[32], path[64], got[64];
     snprintf(prefix, sizeof(prefix), "models[%zu]", index);
@@ -913,6 +938,10 @@ static int parse_model(parse_ctx_t *c, size_t index, const json_t *obj, model_co
         return fail(c, prefix, "must be an object (got %s)", describe_value(obj, got, sizeof(got)));
     if (parse_object(c, prefix, obj, model_fields, N_FIELDS(model_fields), m) < 0)
         return -1;
+    m->own.min_replicas = json_object_get(obj, "min_replicas") != NULL;
+    m->own.max_replicas = json_object_get(obj, "max_replicas") != NULL;
+    m->own.cold_start_timeout_seconds = json_object_get(obj, "cold_start_timeout_seconds") != NULL;
+    inherit_defaults(m, a);
 
     if (!m->params)
         m->params = json_object();
@@ -928,16 +957,11 @@ static int parse_model(parse_ctx_t *c, size_t index, const json_t *obj, model_co
                           : "is required when custom_metric_target is set (the name of the "
                             "metric posted to POST /autoscaler/metrics)");
     }
-    /* Pinned means at least one replica, whatever min_replicas says, so
-     * everything that reads min_replicas sees the real floor. */
-    if (m->always_loaded && m->min_replicas < 1)
-        m->min_replicas = 1;
-
     if (m->min_replicas > m->max_replicas) {
         /* Name the bound the model set: a max_replicas of 1 under an
          * autoscaler min_replicas of 2 is the max's fault, not the min's. */
-        bool has_min = json_object_get(obj, "min_replicas") != NULL;
-        bool has_max = json_object_get(obj, "max_replicas") != NULL;
+        bool has_min = m->own.min_replicas;
+        bool has_max = m->own.max_replicas;
         if (has_max && !has_min) {
             snprintf(path, sizeof(path), "%s.max_replicas", prefix);
             return fail(c, path,
@@ -981,10 +1005,11 @@ static int parse_model(parse_ctx_t *c, size_t index, const json_t *obj, model_co
 typedef struct merge_ctx {
     config_problems_t *problems; /* may be NULL: only the first problem is wanted */
     size_t count;                /* problems found, also beyond the capacity */
-    char first_field[96];
+    char first_field[CONFIG_PATH_MAX];
     char first_message[512]; /* with " (got ...)" where that reads well */
     const json_t *given[N_AUTOSCALER];
     bool bad[N_AUTOSCALER]; /* given, and refused by its own row */
+    bool models_allowed;    /* a top-level "models" is config_live_merge's to read */
 } merge_ctx_t;
 
 /* Copies what fits; a message cut short is better than none. */
@@ -1245,32 +1270,44 @@ static void check_rules(const autoscaler_config_t *t, merge_ctx_t *mc)
     }
 }
 
-/* Works on a copy so that base and out may be the same struct, and a
- * refused document leaves out as it was. */
-static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
-                            autoscaler_config_t *out, merge_ctx_t *mc)
+/* The keys of the top of the document, "models" too where it is taken. */
+static void list_top_keys(const merge_ctx_t *mc, const char *sep, char *buf, size_t len)
 {
-    autoscaler_config_t tmp = *base;
-    char path[96], keys[256], msg[320], shown[KEY_SHOWN_MAX + 4];
+    list_autoscaler_keys(NULL, sep, buf, len);
+    if (mc->models_allowed) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%smodels", sep);
+    }
+}
+
+/* Merges doc onto *tmp (a copy of the base), reporting every problem;
+ * *tmp holds only values that passed their own rows. */
+static void merge_section(const autoscaler_config_t *base, const json_t *doc,
+                          autoscaler_config_t *tmp, merge_ctx_t *mc)
+{
+    char path[96], keys[320], msg[320], shown[KEY_SHOWN_MAX + 4];
     const char *key, *key2;
     json_t *v, *v2;
 
+    *tmp = *base;
     if (!json_is_object(doc)) {
-        list_autoscaler_keys(NULL, ", ", keys, sizeof(keys));
+        list_top_keys(mc, ", ", keys, sizeof(keys));
         add_problem(mc, "(root)", doc, "object", GOT_DESCRIBE, "must be an object with any of: %s",
                     keys);
-        return -1;
+        return;
     }
     json_object_foreach ((json_t *)doc, key, v) {
         size_t i = find_row(NULL, key);
         if (i < N_AUTOSCALER) {
-            check_leaf(mc, i, v, &tmp);
+            check_leaf(mc, i, v, tmp);
             continue;
         }
+        if (mc->models_allowed && strcmp(key, "models") == 0)
+            continue;
         snprintf(path, sizeof(path), "%s", key_shown(key, shown, sizeof(shown)));
         if (!is_section(key)) {
-            list_autoscaler_keys(NULL, "|", keys, sizeof(keys));
-            list_autoscaler_keys(NULL, ", ", msg, sizeof(msg));
+            list_top_keys(mc, "|", keys, sizeof(keys));
+            list_top_keys(mc, ", ", msg, sizeof(msg));
             add_problem(mc, path, v, keys, GOT_NONE, "unknown field (expected one of: %s)", msg);
             continue;
         }
@@ -1281,7 +1318,7 @@ static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
         json_object_foreach (v, key2, v2) {
             i = find_row(key, key2);
             if (i < N_AUTOSCALER) {
-                check_leaf(mc, i, v2, &tmp);
+                check_leaf(mc, i, v2, tmp);
                 continue;
             }
             snprintf(path, sizeof(path), "%s.%s", key, key_shown(key2, shown, sizeof(shown)));
@@ -1291,8 +1328,17 @@ static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
         }
     }
 
-    apply_mirrors(base, &tmp, mc);
-    check_rules(&tmp, mc);
+    apply_mirrors(base, tmp, mc);
+    check_rules(tmp, mc);
+}
+
+/* Works on a copy so that base and out may be the same struct, and a
+ * refused document leaves out as it was. */
+static int autoscaler_merge(const autoscaler_config_t *base, const json_t *doc,
+                            autoscaler_config_t *out, merge_ctx_t *mc)
+{
+    autoscaler_config_t tmp;
+    merge_section(base, doc, &tmp, mc);
     if (mc->count > 0)
         return -1;
     *out = tmp;
@@ -1335,15 +1381,20 @@ static json_t *number_json(double d)
     return json_real(d);
 }
 
-static json_t *row_to_json(const field_t *f, const autoscaler_config_t *a)
+/* A row's value in base, an autoscaler_config_t or a model_config_t. */
+static json_t *row_to_json(const field_t *f, const void *base)
 {
-    const char *src = (const char *)a + f->offset;
+    const char *src = (const char *)base + f->offset;
     switch (f->kind) {
+    case KIND_STRING:
+        return f->null_ok && !src[0] ? json_null() : json_string(src);
     case KIND_INT:
         return json_integer(*(const int *)(const void *)src);
     case KIND_SECONDS:
-    case KIND_NUMBER:
-        return number_json(*(const double *)(const void *)src);
+    case KIND_NUMBER: {
+        double d = *(const double *)(const void *)src;
+        return f->null_ok && d == 0 ? json_null() : number_json(d);
+    }
     case KIND_BOOL:
         return json_boolean(*(const bool *)(const void *)src);
     case KIND_STRATEGY:
@@ -1355,10 +1406,12 @@ static json_t *row_to_json(const field_t *f, const autoscaler_config_t *a)
     }
 }
 
-static bool row_equal(const field_t *f, const autoscaler_config_t *a, const autoscaler_config_t *b)
+static bool row_equal(const field_t *f, const void *a, const void *b)
 {
     const char *x = (const char *)a + f->offset, *y = (const char *)b + f->offset;
     switch (f->kind) {
+    case KIND_STRING:
+        return strncmp(x, y, f->size) == 0;
     case KIND_INT:
         return *(const int *)(const void *)x == *(const int *)(const void *)y;
     case KIND_SECONDS:
@@ -1415,6 +1468,386 @@ const char *config_strategy_name(scaling_strategy_t s)
     return "unknown";
 }
 
+/* ---- the live configuration ---- */
+
+/* A model's settings that POST /autoscaler/config changes, in the order GET
+ * shows them. Each is checked by its row of model_fields, so the file and
+ * the API take the same values. */
+typedef enum {
+    LIVE_MIN_REPLICAS,
+    LIVE_MAX_REPLICAS,
+    LIVE_TARGET_CONCURRENCY,
+    LIVE_METRIC_NAME,
+    LIVE_METRIC_TARGET,
+    LIVE_COLD_START_TIMEOUT,
+    LIVE_LOAD_TIMEOUT,
+    N_LIVE,
+} live_setting_t;
+
+static const char *const live_keys[N_LIVE] = {
+    [LIVE_MIN_REPLICAS] = "min_replicas",
+    [LIVE_MAX_REPLICAS] = "max_replicas",
+    [LIVE_TARGET_CONCURRENCY] = "target_concurrency",
+    [LIVE_METRIC_NAME] = "custom_metric_name",
+    [LIVE_METRIC_TARGET] = "custom_metric_target",
+    [LIVE_COLD_START_TIMEOUT] = "cold_start_timeout_seconds",
+    [LIVE_LOAD_TIMEOUT] = "load_timeout_seconds",
+};
+
+/* Fields that take effect only when the server next starts. */
+static const char *const restart_paths[] = {"replicas.default_replicas"};
+
+/* What a document gave one model, for the rules that follow. */
+typedef struct model_merge {
+    const json_t *given[N_LIVE];
+    bool bad[N_LIVE]; /* given, and refused */
+} model_merge_t;
+
+static const field_t *live_row(size_t k)
+{
+    for (size_t i = 0; i < N_FIELDS(model_fields); i++) {
+        if (strcmp(model_fields[i].key, live_keys[k]) == 0)
+            return &model_fields[i];
+    }
+    fprintf(stderr, "error inferd: config.c: no model row %s\n", live_keys[k]);
+    abort();
+}
+
+static size_t find_live(const char *key)
+{
+    size_t k = 0;
+    while (k < N_LIVE && strcmp(live_keys[k], key) != 0)
+        k++;
+    return k;
+}
+
+static size_t find_model_index(const model_config_t *models, size_t n, const char *name)
+{
+    size_t i = 0;
+    while (i < n && strcmp(models[i].name, name) != 0)
+        i++;
+    return i;
+}
+
+/* Whether m holds setting k as its own rather than the autoscaler's. */
+static bool owns(const model_config_t *m, size_t k)
+{
+    switch (k) {
+    case LIVE_MIN_REPLICAS:
+        return m->own.min_replicas;
+    case LIVE_MAX_REPLICAS:
+        return m->own.max_replicas;
+    case LIVE_COLD_START_TIMEOUT:
+        return m->own.cold_start_timeout_seconds;
+    case LIVE_TARGET_CONCURRENCY:
+        return m->target_concurrency > 0;
+    default:
+        return true;
+    }
+}
+
+static void set_own(model_config_t *m, size_t k)
+{
+    if (k == LIVE_MIN_REPLICAS)
+        m->own.min_replicas = true;
+    else if (k == LIVE_MAX_REPLICAS)
+        m->own.max_replicas = true;
+    else if (k == LIVE_COLD_START_TIMEOUT)
+        m->own.cold_start_timeout_seconds = true;
+}
+
+/* A model's settings as they act: a target_concurrency of 0 is the
+ * autoscaler's (the other inherited values are already in place). */
+static model_config_t acting(const model_config_t *m, const autoscaler_config_t *a)
+{
+    model_config_t v = *m;
+    if (v.target_concurrency == 0)
+        v.target_concurrency = a->reactive.target_concurrency;
+    return v;
+}
+
+static void list_strings(const char *const *items, size_t n, const char *sep, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", i ? sep : "", items[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+static void list_model_names(const model_config_t *models, size_t n, const char *sep, char *buf,
+                             size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", i ? sep : "", models[i].name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* Takes the value v that the document gives model m for setting k. In a
+ * request, a value equal to the one the model inherits leaves it
+ * inheriting: sending GET's answer back changes nothing. */
+static void take_model_value(merge_ctx_t *mc, const char *path, size_t k, const json_t *v,
+                             const autoscaler_config_t *a, config_models_mode_t mode,
+                             model_config_t *m, model_merge_t *mm)
+{
+    const field_t *f = live_row(k);
+    model_config_t cand = *m;
+    value_problem_t vp;
+    char range[32];
+
+    mm->given[k] = v;
+    mm->bad[k] = true;
+    if (convert_value(f, v, &cand, &vp) < 0) {
+        add_problem(mc, path, v, vp.valid_range, vp.got, "%s", vp.message);
+        return;
+    }
+    /* 0 means "the autoscaler's" in a file; through the API a model's own
+     * value stays its own (until --reset-config), like its other settings. */
+    if (mode == CONFIG_MODELS_CHANGE && k == LIVE_TARGET_CONCURRENCY &&
+        cand.target_concurrency == 0) {
+        add_problem(mc, path, v, "0.1-1000", GOT_DESCRIBE, "must be a number between 0.1 and 1000");
+        return;
+    }
+    if (k == LIVE_MIN_REPLICAS && m->always_loaded && cand.min_replicas < 1) {
+        snprintf(range, sizeof(range), "1-%d", CONFIG_REPLICAS_LIMIT);
+        add_problem(mc, path, v, range, GOT_NONE,
+                    "must be at least 1: the model is always_loaded (pinned at one replica or "
+                    "more)");
+        return;
+    }
+    mm->bad[k] = false;
+    model_config_t now = acting(m, a);
+    if (mode == CONFIG_MODELS_CHANGE && !owns(m, k) && row_equal(f, &cand, &now))
+        return;
+    *m = cand;
+    set_own(m, k);
+}
+
+static void merge_models(merge_ctx_t *mc, const json_t *doc_models, const autoscaler_config_t *a,
+                         config_models_mode_t mode, model_config_t *models, model_merge_t *mm,
+                         size_t n)
+{
+    char path[CONFIG_PATH_MAX], shown[KEY_SHOWN_MAX + 4], pipe[512], comma[512];
+    const char *name, *key;
+    json_t *entry, *v;
+
+    if (!json_is_object(doc_models)) {
+        add_problem(mc, "models", doc_models, "object", GOT_DESCRIBE,
+                    "must be an object of model settings keyed by model name");
+        return;
+    }
+    json_object_foreach ((json_t *)doc_models, name, entry) {
+        size_t i = find_model_index(models, n, name);
+        snprintf(path, sizeof(path), "models.%s", key_shown(name, shown, sizeof(shown)));
+        if (i == n) {
+            list_model_names(models, n, "|", pipe, sizeof(pipe));
+            list_model_names(models, n, ", ", comma, sizeof(comma));
+            add_problem(mc, path, entry, pipe, GOT_NONE, "unknown model (configured: %s)", comma);
+            continue;
+        }
+        if (!json_is_object(entry)) {
+            list_strings(live_keys, N_LIVE, ", ", comma, sizeof(comma));
+            add_problem(mc, path, entry, "object", GOT_DESCRIBE,
+                        "must be an object with any of: %s", comma);
+            continue;
+        }
+        json_object_foreach (entry, key, v) {
+            size_t k = find_live(key);
+            snprintf(path, sizeof(path), "models.%s.%s", models[i].name,
+                     key_shown(key, shown, sizeof(shown)));
+            if (k < N_LIVE) {
+                take_model_value(mc, path, k, v, a, mode, &models[i], &mm[i]);
+                continue;
+            }
+            list_strings(live_keys, N_LIVE, "|", pipe, sizeof(pipe));
+            list_strings(live_keys, N_LIVE, ", ", comma, sizeof(comma));
+            add_problem(mc, path, v, pipe, GOT_NONE, "unknown field (expected one of: %s)", comma);
+        }
+    }
+}
+
+/* min_replicas above max_replicas. Blamed on the model's bounds the
+ * document set; else on the autoscaler bound the document changed and the
+ * model inherits (once, however many models it breaks). */
+static void rule_model_bounds(merge_ctx_t *mc, const model_config_t *m, const model_merge_t *mm,
+                              bool blamed[2])
+{
+    char path[CONFIG_PATH_MAX], range[32];
+    int lo = m->min_replicas, hi = m->max_replicas;
+    if (lo <= hi || mm->bad[LIVE_MIN_REPLICAS] || mm->bad[LIVE_MAX_REPLICAS])
+        return;
+    const json_t *gmin = mm->given[LIVE_MIN_REPLICAS], *gmax = mm->given[LIVE_MAX_REPLICAS];
+    if (gmin || gmax) {
+        if (gmin) {
+            snprintf(path, sizeof(path), "models.%s.min_replicas", m->name);
+            snprintf(range, sizeof(range), "%d-%d", m->always_loaded ? 1 : 0, hi);
+            add_problem(mc, path, gmin, range, GOT_NONE, "must not exceed max_replicas (%d > %d)",
+                        lo, hi);
+        }
+        if (gmax) {
+            snprintf(path, sizeof(path), "models.%s.max_replicas", m->name);
+            snprintf(range, sizeof(range), "%d-%d", lo, CONFIG_REPLICAS_LIMIT);
+            add_problem(mc, path, gmax, range, GOT_NONE, "must not be below min_replicas (%d < %d)",
+                        hi, lo);
+        }
+        return;
+    }
+    size_t rmin = row("replicas", "min_replicas"), rmax = row("replicas", "max_replicas");
+    if (!m->own.min_replicas && mc->given[rmin] && !blamed[0]) {
+        blamed[0] = true;
+        snprintf(range, sizeof(range), "0-%d", hi);
+        add_problem(mc, "replicas.min_replicas", mc->given[rmin], range, GOT_NONE,
+                    "would raise the min_replicas of model %s above its own max_replicas (%d > %d)",
+                    m->name, lo, hi);
+    } else if (!m->own.max_replicas && mc->given[rmax] && !blamed[1]) {
+        blamed[1] = true;
+        snprintf(range, sizeof(range), "%d-%d", lo, CONFIG_REPLICAS_LIMIT);
+        add_problem(mc, "replicas.max_replicas", mc->given[rmax], range, GOT_NONE,
+                    "would lower the max_replicas of model %s below its own min_replicas (%d < %d)",
+                    m->name, hi, lo);
+    } else if (!blamed[0] && !blamed[1]) {
+        snprintf(path, sizeof(path), "models.%s.min_replicas", m->name);
+        snprintf(range, sizeof(range), "0-%d", hi);
+        add_problem(mc, path, NULL, range, GOT_NONE, "must not exceed max_replicas (%d > %d)", lo,
+                    hi);
+    }
+}
+
+/* A gauge without a target (or a target without a gauge) cannot be scaled
+ * on, so the two are set together; blamed on the ones the document set. */
+static void rule_model_metric(merge_ctx_t *mc, const model_config_t *m, const model_merge_t *mm)
+{
+    char path[CONFIG_PATH_MAX];
+    bool named = m->custom_metric_name[0] != '\0', targeted = m->custom_metric_target > 0;
+    if (named == targeted || mm->bad[LIVE_METRIC_NAME] || mm->bad[LIVE_METRIC_TARGET])
+        return;
+    const json_t *gname = mm->given[LIVE_METRIC_NAME], *gtarget = mm->given[LIVE_METRIC_TARGET];
+    if (gname || !gtarget) {
+        snprintf(path, sizeof(path), "models.%s.custom_metric_name", m->name);
+        add_problem(mc, path, gname, "null or a metric name, with custom_metric_target", GOT_NONE,
+                    "must be set together with custom_metric_target (give both, or null for "
+                    "both)");
+    }
+    if (gtarget) {
+        snprintf(path, sizeof(path), "models.%s.custom_metric_target", m->name);
+        add_problem(mc, path, gtarget, "null or above 0 up to 1000000000, with custom_metric_name",
+                    GOT_NONE,
+                    "must be set together with custom_metric_name (give both, or null for both)");
+    }
+}
+
+int config_live_merge(const autoscaler_config_t *base, const model_config_t *models, size_t n,
+                      const json_t *doc, config_models_mode_t mode, autoscaler_config_t *out,
+                      model_config_t *out_models, config_problems_t *problems)
+{
+    merge_ctx_t mc;
+    autoscaler_config_t a;
+    bool blamed[2] = {false, false};
+    model_config_t *tmp = xcalloc(n ? n : 1, sizeof(*tmp));
+    model_merge_t *mm = xcalloc(n ? n : 1, sizeof(*mm));
+
+    memset(&mc, 0, sizeof(mc));
+    mc.problems = problems;
+    mc.models_allowed = true;
+    if (problems)
+        problems->count = 0;
+    merge_section(base, doc, &a, &mc);
+    for (size_t i = 0; i < n; i++) {
+        tmp[i] = models[i];
+        inherit_defaults(&tmp[i], &a);
+    }
+    const json_t *doc_models = json_is_object(doc) ? json_object_get(doc, "models") : NULL;
+    if (doc_models)
+        merge_models(&mc, doc_models, &a, mode, tmp, mm, n);
+    for (size_t i = 0; i < n; i++) {
+        rule_model_bounds(&mc, &tmp[i], &mm[i], blamed);
+        rule_model_metric(&mc, &tmp[i], &mm[i]);
+    }
+
+    int rc = -1;
+    if (mc.count == 0) {
+        *out = a;
+        if (n > 0)
+            memcpy(out_models, tmp, n * sizeof(*tmp));
+        rc = 0;
+    }
+    free(mm);
+    free(tmp);
+    return rc;
+}
+
+json_t *config_live_to_json(const autoscaler_config_t *a, const model_config_t *models, size_t n)
+{
+    json_t *root = config_autoscaler_to_json(a);
+    json_t *all = must(json_object());
+    for (size_t i = 0; i < n; i++) {
+        model_config_t v = acting(&models[i], a);
+        json_t *entry = must(json_object());
+        for (size_t k = 0; k < N_LIVE; k++)
+            json_object_set_new(entry, live_keys[k], must(row_to_json(live_row(k), &v)));
+        json_object_set_new(all, models[i].name, entry);
+    }
+    json_object_set_new(root, "models", all);
+    return root;
+}
+
+json_t *config_live_diff(const autoscaler_config_t *a, const model_config_t *a_models,
+                         const autoscaler_config_t *b, const model_config_t *b_models, size_t n)
+{
+    json_t *out = config_autoscaler_diff(a, b);
+    char path[CONFIG_PATH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        model_config_t va = acting(&a_models[i], a), vb = acting(&b_models[i], b);
+        for (size_t k = 0; k < N_LIVE; k++) {
+            if (row_equal(live_row(k), &va, &vb))
+                continue;
+            snprintf(path, sizeof(path), "models.%s.%s", a_models[i].name, live_keys[k]);
+            json_array_append_new(out, must(json_string(path)));
+        }
+    }
+    return out;
+}
+
+void config_record_overrides(json_t *overrides, const model_config_t *before,
+                             const model_config_t *after, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < N_LIVE; k++) {
+            const field_t *f = live_row(k);
+            bool own = owns(&after[i], k);
+            if (own == owns(&before[i], k) && (!own || row_equal(f, &before[i], &after[i])))
+                continue;
+            json_t *entry = json_object_get(overrides, after[i].name);
+            if (!json_is_object(entry)) {
+                entry = must(json_object());
+                json_object_set_new(overrides, after[i].name, entry);
+            }
+            json_object_set_new(entry, live_keys[k], must(row_to_json(f, &after[i])));
+        }
+    }
+}
+
+bool config_needs_restart(const json_t *updated_fields)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (updated_fields, i, v) {
+        for (size_t r = 0; r < N_FIELDS(restart_paths); r++) {
+            if (json_is_string(v) && strcmp(json_string_value(v), restart_paths[r]) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 /* ---- the whole document ---- */
 
 int config_from_json(const json_t *root, const char *origin, inferd_config_t **out, char *err,
@@ -1423,7 +1856,7 @@ int config_from_json(const json_t *root, const char *origin, inferd_config_t **o
     parse_ctx_t c = {.origin = origin ? origin : "configuration", .err = err, .errlen = errlen};
     inferd_config_t *cfg = xcalloc(1, sizeof(*cfg));
     const json_t *server, *autoscaler, *models;
-    char got[64], path[128], shown[KEY_SHOWN_MAX + 4];
+    char got[64], path[CONFIG_PATH_MAX + 16], shown[KEY_SHOWN_MAX + 4];
     const char *key;
     json_t *v;
 
@@ -1458,9 +1891,10 @@ int config_from_json(const json_t *root, const char *origin, inferd_config_t **o
             goto fail;
     }
 
-    /* Before the models: their replica bounds default to it. The same merge
-     * as POST /autoscaler/config, over the defaults, so the two validate
-     * alike; a file reports the first problem, as for every other field. */
+    /* Before the models: their replica bounds and cold-start timeout
+     * default to it. The same merge as POST /autoscaler/config, over the
+     * defaults, so the two validate alike; a file reports the first
+     * problem, as for every other field. */
     autoscaler = json_object_get(root, "autoscaler");
     if (autoscaler) {
         merge_ctx_t mc;
@@ -1490,12 +1924,10 @@ int config_from_json(const json_t *root, const char *origin, inferd_config_t **o
     for (size_t i = 0; i < json_array_size(models); i++) {
         model_config_t *m = &cfg->models[i];
         *m = model_defaults;
-        m->min_replicas = cfg->autoscaler.replicas.min_replicas;
-        m->max_replicas = cfg->autoscaler.replicas.max_replicas;
         /* Counted before parsing so a failure halfway frees this model's
          * params too. */
         cfg->n_models = i + 1;
-        if (parse_model(&c, i, json_array_get(models, i), m) < 0)
+        if (parse_model(&c, i, json_array_get(models, i), &cfg->autoscaler, m) < 0)
             goto fail;
         /* Quadratic, but a configuration holds tens of models, not
          * thousands, and this keeps the first definition's index handy. */

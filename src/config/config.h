@@ -40,10 +40,15 @@ typedef struct autoscaler_config {
     bool zero_scaling_enabled; /* default true */
     /* "reactive" | "predictive" | "hybrid"; default reactive */
     scaling_strategy_t scaling_strategy;
+    /* 0.1..3600, default 60: the cold_start_timeout_seconds of every model that
+     * does not set its own */
+    double cold_start_timeout_seconds;
     struct {
-        int min_replicas;     /* 0..10, default 0: models' default min_replicas */
-        int max_replicas;     /* 1..10, default 5: models' default max_replicas; >= min */
-        int default_replicas; /* 0..10, default 1: a model's initial replicas, clamped */
+        int min_replicas;     /* 0..10, default 0: min_replicas of models without their own */
+        int max_replicas;     /* 1..10, default 5: max_replicas of models without their own;
+                                 >= min */
+        int default_replicas; /* 0..10, default 1: a model's initial replicas, clamped; read
+                                 when the server starts */
     } replicas;
     struct {
         double cpu_threshold;       /* 1..100 %, default 70: replica CPU (of one core) */
@@ -105,7 +110,8 @@ typedef struct model_config {
                                           autoscaler.replicas.max_replicas (5) */
     bool always_loaded;                /* pinned: never below 1 replica; default false */
     int max_queue_length;              /* 1..100000, default 100 */
-    double cold_start_timeout_seconds; /* 0.1..3600, default 60: longest a request waits queued */
+    double cold_start_timeout_seconds; /* 0.1..3600, default autoscaler.cold_start_timeout_seconds
+                                          (60): longest a request waits queued */
     double load_timeout_seconds;       /* 0.1..3600, default 60: spawn -> READY deadline */
     int max_text_length;               /* 1..1000000 characters, default 5000 */
     int replica_concurrency;           /* 1..64 requests in flight per replica, default 1 */
@@ -120,6 +126,15 @@ typedef struct model_config {
      * Both or neither. */
     char custom_metric_name[CONFIG_METRIC_NAME_MAX];
     double custom_metric_target; /* 0 < t <= CONFIG_METRIC_TARGET_LIMIT when named */
+    /* Which of the three settings above that default to the autoscaler's the
+     * model sets itself (in its file entry, or through POST
+     * /autoscaler/config); the others follow the autoscaler's value, also
+     * when it changes (config_live_merge). */
+    struct {
+        bool min_replicas;
+        bool max_replicas;
+        bool cold_start_timeout_seconds;
+    } own;
 } model_config_t;
 
 typedef struct server_config {
@@ -179,12 +194,15 @@ int config_check_metric_name(const char *s, size_t len, char *msg, size_t msglen
 
 /* One rejected field of a configuration document, for the
  * invalid_configuration answer. */
+/* Room for "models.NAME.FIELD" with the longest name and a quoted unknown key. */
+#define CONFIG_PATH_MAX 160
+
 typedef struct config_problem {
-    char field[96];         /* dotted path, e.g. "thresholds.cpu_threshold" */
-    char message[256];      /* "must be a number between 1 and 100" */
-    char valid_range[256];  /* "1-100", "reactive|predictive|hybrid", the known keys of an
-                               unknown field's object ("a|b|c"), "" if none */
-    json_t *provided_value; /* new reference, or NULL when the field was absent */
+    char field[CONFIG_PATH_MAX]; /* dotted path, e.g. "thresholds.cpu_threshold" */
+    char message[256];           /* "must be a number between 1 and 100" */
+    char valid_range[256];       /* "1-100", "reactive|predictive|hybrid", the known keys of an
+                                    unknown field's object ("a|b|c"), "" if none */
+    json_t *provided_value;      /* new reference, or NULL when the field was absent */
 } config_problem_t;
 
 #define CONFIG_MAX_PROBLEMS 32
@@ -218,5 +236,63 @@ json_t *config_autoscaler_to_json(const autoscaler_config_t *a);
 json_t *config_autoscaler_diff(const autoscaler_config_t *a, const autoscaler_config_t *b);
 
 const char *config_strategy_name(scaling_strategy_t s);
+
+/* ---- the live configuration: the autoscaler section and the models' live settings ---- */
+
+/* What POST /autoscaler/config changes is the autoscaler section plus, under
+ * "models", the settings of each configured model that are read afresh
+ * where they are used (a decision, a request's arrival, a replica's start):
+ *
+ *   "models": {"NAME": {"min_replicas", "max_replicas", "target_concurrency",
+ *              "custom_metric_name", "custom_metric_target",
+ *              "cold_start_timeout_seconds", "load_timeout_seconds"}}
+ *
+ * Model arrays below hold n copies of the configured models, in the
+ * configuration's order; their params are borrowed, never freed here. */
+
+/* How the values under "models" are taken. */
+typedef enum {
+    /* A request: a value equal to the one the model inherits from the
+     * autoscaler section leaves it inheriting (so posting GET's answer back
+     * changes nothing), and target_concurrency must be above 0. */
+    CONFIG_MODELS_CHANGE,
+    /* A stored version's overrides: every value given is the model's own. */
+    CONFIG_MODELS_STORED,
+} config_models_mode_t;
+
+/* Merges doc, an autoscaler document that may also hold "models", onto base
+ * and models: the autoscaler part as config_autoscaler_merge; then every
+ * model takes the merged section's values for the settings it does not set
+ * itself (see model_config_t.own); then the values doc gives it. Checks the
+ * whole (unknown models and fields, types, ranges, min <= max, a pinned
+ * model's floor, a custom metric's name and target together) and reports
+ * every problem. Returns 0 with out and out_models (n entries) written, or
+ * -1 with problems filled and neither touched. out may be base and
+ * out_models may be models. */
+int config_live_merge(const autoscaler_config_t *base, const model_config_t *models, size_t n,
+                      const json_t *doc, config_models_mode_t mode, autoscaler_config_t *out,
+                      model_config_t *out_models, config_problems_t *problems);
+
+/* GET /autoscaler/config: config_autoscaler_to_json plus "models", each
+ * model's live settings as they act (an inherited value shown as such, a
+ * target_concurrency of 0 as the autoscaler's). New reference. */
+json_t *config_live_to_json(const autoscaler_config_t *a, const model_config_t *models, size_t n);
+
+/* updated_fields: config_autoscaler_diff, then "models.NAME.FIELD" for each
+ * model setting whose value (as config_live_to_json shows it) differs. The
+ * two model arrays hold the same models in the same order. New reference. */
+json_t *config_live_diff(const autoscaler_config_t *a, const model_config_t *a_models,
+                         const autoscaler_config_t *b, const model_config_t *b_models, size_t n);
+
+/* Records in overrides ({"NAME": {"FIELD": value}}, updated in place) every
+ * model setting that changed as a setting between before and after: its
+ * value where the model sets it itself, not a change it only inherited.
+ * That object is what a stored version keeps under "models". */
+void config_record_overrides(json_t *overrides, const model_config_t *before,
+                             const model_config_t *after, size_t n);
+
+/* True when a field of updated_fields takes effect only at the next start
+ * (replicas.default_replicas: models take their initial replicas then). */
+bool config_needs_restart(const json_t *updated_fields);
 
 #endif

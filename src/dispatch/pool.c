@@ -851,6 +851,21 @@ const model_config_t *pool_model(const pool_t *p)
     return &p->model;
 }
 
+void pool_update_settings(pool_t *p, const model_config_t *model)
+{
+    model_config_t kept = p->model;
+    p->model = *model;
+    memcpy(p->model.name, kept.name, sizeof(kept.name));
+    memcpy(p->model.backend, kept.backend, sizeof(kept.backend));
+    p->model.params = kept.params;
+    p->model.max_queue_length = kept.max_queue_length; /* the queue's bound since pool_new */
+    log_info("pool",
+             "settings updated model=%s min_replicas=%d max_replicas=%d cold_start_timeout=%g "
+             "load_timeout=%g",
+             p->model.name, p->model.min_replicas, p->model.max_replicas,
+             p->model.cold_start_timeout_seconds, p->model.load_timeout_seconds);
+}
+
 const model_window_t *pool_window(const pool_t *p)
 {
     return p->window;

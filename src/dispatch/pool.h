@@ -120,6 +120,15 @@ void pool_stop(pool_t *p, bool force, void (*done)(void *arg), void *arg);
 const char *pool_name(const pool_t *p);
 const model_config_t *pool_model(const pool_t *p);
 
+/* Takes model's settings from now on, all but the name, backend, params
+ * and max_queue_length, which a pool keeps for its life. Meant for the
+ * settings read afresh where they are used (config_live_merge changes only
+ * those): bounds, target concurrency and the custom metric at the next
+ * decision, cold_start_timeout_seconds for requests that arrive from now
+ * on, load_timeout_seconds for replicas started from now on. Nothing
+ * running is resized or cut short here. */
+void pool_update_settings(pool_t *p, const model_config_t *model);
+
 /* ---- inspection, for GET /models ---- */
 
 #define POOL_INFO_MAX_REPLICAS 32

@@ -218,6 +218,19 @@ static const config_case_t cases[] = {
      "{'autoscaler':{'replicas':{'min_replicas':1,'max_replicas':4}},'models':[{"
      "'min_replicas':0,'max_replicas':8,'name':'m','backend':'example'}]}",
         {"models[0].min_replicas", "0"}, {"models[0].max_replicas", "8"}),
+    ACCEPT("models inherit the autoscaler's cold-start timeout",
+     "{'autoscaler':{'cold_start_timeout_seconds':7.5},'models':[" M ",{"
+     "'cold_start_timeout_seconds':3,'name':'n','backend':'example'}]}",
+        {"models[0].cold_start_timeout_seconds", "7.5"},
+        {"models[1].cold_start_timeout_seconds", "3"}),
+    ACCEPT("models without the autoscaler's cold-start timeout wait 60 s",
+     "{'models':[" M "]}", {"models[0].cold_start_timeout_seconds", "60"}),
+    REFUSE("the autoscaler's cold-start timeout has a range",
+     AUTOSCALER("'cold_start_timeout_seconds':0"),
+     "cfg.json: autoscaler.cold_start_timeout_seconds: must be a number of seconds between 0.1 "
+     "and 3600 (got 0)"),
+    REFUSE("models are not a field of the autoscaler section in a file",
+     AUTOSCALER("'models':{}"), "cfg.json: autoscaler.models: unknown field"),
     ACCEPT("default_replicas is clamped to a model's max_replicas",
      "{'autoscaler':{'replicas':{'default_replicas':4}},'models':[{"
      "'max_replicas':2,'name':'m','backend':'example'}]}",
@@ -807,6 +820,7 @@ static const char defaults_text[] =
     "'external_metrics_webhook':null,'scaling_notifications_enabled':true},"
     "'scale_down_threshold':{'cpu_percent':20,'memory_percent':30,'idle_time_minutes':5},"
     "'zero_scale_threshold':{'idle_time_minutes':15,'no_requests_minutes':10},"
+    "'cold_start_timeout_seconds':60,"
     "'reactive':{'target_concurrency':1,'stable_window_seconds':60,'panic_window_seconds':6,"
     "'panic_threshold':2}}";
 
@@ -895,6 +909,8 @@ static const as_bound_case_t as_bounds[] = {
      "must be a number between 0 and 10080", "0-10080"},
     {"zero_scale_threshold.no_requests_minutes", NULL, "0", "10080", "-1", "10081",
      "must be a number between 0 and 10080", "0-10080"},
+    {"cold_start_timeout_seconds", NULL, "0.1", "3600", "0.05", "3600.5",
+     "must be a number of seconds between 0.1 and 3600", "0.1-3600"},
     {"reactive.target_concurrency", NULL, "0.1", "1000", "0.09", "1000.5",
      "must be a number between 0.1 and 1000", "0.1-1000"},
     {"reactive.stable_window_seconds", "{'reactive':{'panic_window_seconds':1}}",
@@ -974,7 +990,8 @@ typedef struct problem_case {
 
 #define TOP_KEYS                                                                                   \
     "enabled|zero_scaling_enabled|scaling_strategy|replicas|thresholds|cooldowns|timing|"          \
-    "model_management|advanced|scale_down_threshold|zero_scale_threshold|reactive"
+    "model_management|advanced|scale_down_threshold|zero_scale_threshold|"                         \
+    "cold_start_timeout_seconds|reactive"
 
 /* clang-format off */
 static const problem_case_t problem_cases[] = {
@@ -988,7 +1005,8 @@ static const problem_case_t problem_cases[] = {
     PROBLEMS("unknown top-level field", NULL, "{'enable':true}",
         {"enable", "unknown field (expected one of: enabled, zero_scaling_enabled, scaling_strategy, "
          "replicas, thresholds, cooldowns, timing, model_management, advanced, "
-         "scale_down_threshold, zero_scale_threshold, reactive)", TOP_KEYS, "true"}),
+         "scale_down_threshold, zero_scale_threshold, cold_start_timeout_seconds, reactive)",
+         TOP_KEYS, "true"}),
     PROBLEMS("a leaf at the wrong depth", NULL, "{'cpu_threshold':70}",
         {"cpu_threshold", "unknown field", TOP_KEYS, "70"}),
     PROBLEMS("a file-only section", NULL, "{'server':{}}", {"server", "unknown field", TOP_KEYS, "{}"}),
@@ -1501,7 +1519,7 @@ Test(autoscaler, many_problems)
 
     /* A message listing every top-level key is not cut short. */
     cr_expect_eq(merge_text(&base, "{'x':1}", &out, &p), -1);
-    cr_expect(strstr(p.items[0].message, "zero_scale_threshold, reactive)") != NULL, "%s",
+    cr_expect(strstr(p.items[0].message, "cold_start_timeout_seconds, reactive)") != NULL, "%s",
               p.items[0].message);
     config_problems_clear(&p);
 
@@ -1601,8 +1619,10 @@ Test(autoscaler, to_json_shape)
     json_t *got = config_autoscaler_to_json(&d);
     expect_same_shape(want, got, "configuration");
 
-    /* After the spec's keys, exactly the three extra sections. */
-    static const char *const extra[] = {"scale_down_threshold", "zero_scale_threshold", "reactive"};
+    /* After the spec's keys, exactly the three extra sections and the
+     * models' default cold-start timeout. */
+    static const char *const extra[] = {"scale_down_threshold", "zero_scale_threshold",
+                                        "cold_start_timeout_seconds", "reactive"};
     void *it = json_object_iter(got);
     for (size_t i = 0; i < json_object_size(want); i++)
         it = json_object_iter_next(got, it);
@@ -1648,6 +1668,7 @@ static const char all_changed_text[] =
     "'external_metrics_webhook':'http://127.0.0.1:9/h','scaling_notifications_enabled':false},"
     "'scale_down_threshold':{'cpu_percent':19.5,'memory_percent':31,'idle_time_minutes':0.05},"
     "'zero_scale_threshold':{'idle_time_minutes':0.1,'no_requests_minutes':0.2},"
+    "'cold_start_timeout_seconds':12.5,"
     "'reactive':{'target_concurrency':2.5,'stable_window_seconds':10,'panic_window_seconds':2,"
     "'panic_threshold':1.5}}";
 
@@ -1682,6 +1703,7 @@ static const char *const all_paths[] = {
     "scale_down_threshold.idle_time_minutes",
     "zero_scale_threshold.idle_time_minutes",
     "zero_scale_threshold.no_requests_minutes",
+    "cold_start_timeout_seconds",
     "reactive.target_concurrency",
     "reactive.stable_window_seconds",
     "reactive.panic_window_seconds",
@@ -1808,4 +1830,283 @@ Test(autoscaler, strategy_names)
     cr_expect_str_eq(config_strategy_name(STRATEGY_PREDICTIVE), "predictive");
     cr_expect_str_eq(config_strategy_name(STRATEGY_HYBRID), "hybrid");
     cr_expect_str_eq(config_strategy_name((scaling_strategy_t)7), "unknown");
+}
+
+/* ---- the live configuration: the autoscaler section plus "models" ---- */
+
+/* "a" sets nothing of its own; "p" is pinned and sets its own max_replicas
+ * and cold-start timeout. */
+static const char live_file_text[] =
+    "{'autoscaler':{'replicas':{'min_replicas':0,'max_replicas':4}},'models':["
+    "{'name':'a','backend':'example'},"
+    "{'name':'p','backend':'example','always_loaded':true,'max_replicas':2,"
+    "'cold_start_timeout_seconds':5}]}";
+
+typedef struct live_case {
+    const char *name;
+    const char *first; /* a change accepted before doc, or NULL */
+    const char *doc;
+    config_models_mode_t mode;
+    const char *refused;   /* invalid_fields as a JSON array; NULL: accepted */
+    const char *shows;     /* {"dotted path": value} of GET's document after */
+    const char *updated;   /* updated_fields of doc */
+    const char *overrides; /* the models' settings recorded, first and doc together */
+} live_case_t;
+
+#define CHANGE CONFIG_MODELS_CHANGE
+#define STORED CONFIG_MODELS_STORED
+
+/* clang-format off */
+static const live_case_t live_cases[] = {
+    {"nothing", NULL, "{}", CHANGE, NULL, "{'models.a.min_replicas':0,'models.p.min_replicas':1}",
+     "[]", "{}"},
+    {"a model's own bound", NULL, "{'models':{'a':{'max_replicas':3}}}", CHANGE, NULL,
+     "{'models.a.max_replicas':3,'replicas.max_replicas':4}",
+     "['models.a.max_replicas']", "{'a':{'max_replicas':3}}"},
+    {"the autoscaler's bounds reach the models that inherit them", NULL,
+     "{'replicas':{'min_replicas':1,'max_replicas':2}}", CHANGE, NULL,
+     "{'models.a.min_replicas':1,'models.a.max_replicas':2,'models.p.min_replicas':1,"
+     "'models.p.max_replicas':2}",
+     "['replicas.min_replicas','replicas.max_replicas','models.a.min_replicas',"
+     "'models.a.max_replicas']", "{}"},
+    {"the cold-start default reaches models without their own", NULL,
+     "{'cold_start_timeout_seconds':9}", CHANGE, NULL,
+     "{'models.a.cold_start_timeout_seconds':9,'models.p.cold_start_timeout_seconds':5}",
+     "['cold_start_timeout_seconds','models.a.cold_start_timeout_seconds']", "{}"},
+    {"an inherited target_concurrency shows the autoscaler's", NULL,
+     "{'reactive':{'target_concurrency':3}}", CHANGE, NULL,
+     "{'models.a.target_concurrency':3,'models.p.target_concurrency':3}",
+     "['reactive.target_concurrency','models.a.target_concurrency',"
+     "'models.p.target_concurrency']", "{}"},
+    {"a model's own target_concurrency stays its own", "{'models':{'a':{'target_concurrency':2}}}",
+     "{'reactive':{'target_concurrency':3}}", CHANGE, NULL,
+     "{'models.a.target_concurrency':2,'models.p.target_concurrency':3}",
+     "['reactive.target_concurrency','models.p.target_concurrency']",
+     "{'a':{'target_concurrency':2}}"},
+    {"a value equal to the inherited one keeps the model inheriting",
+     "{'models':{'a':{'min_replicas':0,'target_concurrency':1,'cold_start_timeout_seconds':60}}}",
+     "{'replicas':{'min_replicas':2,'default_replicas':2}}", CHANGE, NULL,
+     "{'models.a.min_replicas':2,'models.p.min_replicas':2}",
+     "['replicas.min_replicas','replicas.default_replicas','models.a.min_replicas',"
+     "'models.p.min_replicas']", "{}"},
+    {"a model's own min stays when the autoscaler's changes",
+     "{'models':{'a':{'min_replicas':1}}}", "{'replicas':{'min_replicas':2,'default_replicas':2}}",
+     CHANGE, NULL, "{'models.a.min_replicas':1,'models.p.min_replicas':2}",
+     "['replicas.min_replicas','replicas.default_replicas','models.p.min_replicas']",
+     "{'a':{'min_replicas':1}}"},
+    {"the model's value wins over the autoscaler's change in the same request", NULL,
+     "{'replicas':{'min_replicas':1},'models':{'a':{'min_replicas':0}}}", CHANGE, NULL,
+     "{'models.a.min_replicas':0,'models.p.min_replicas':1}",
+     "['replicas.min_replicas']", "{'a':{'min_replicas':0}}"},
+    {"a custom metric, name and target together", NULL,
+     "{'models':{'a':{'custom_metric_name':'q','custom_metric_target':5}}}", CHANGE, NULL,
+     "{'models.a.custom_metric_name':'q','models.a.custom_metric_target':5,"
+     "'models.p.custom_metric_name':null}",
+     "['models.a.custom_metric_name','models.a.custom_metric_target']",
+     "{'a':{'custom_metric_name':'q','custom_metric_target':5}}"},
+    {"a custom metric taken away, both null",
+     "{'models':{'a':{'custom_metric_name':'q','custom_metric_target':5}}}",
+     "{'models':{'a':{'custom_metric_name':null,'custom_metric_target':null}}}", CHANGE, NULL,
+     "{'models.a.custom_metric_name':null,'models.a.custom_metric_target':null}",
+     "['models.a.custom_metric_name','models.a.custom_metric_target']",
+     "{'a':{'custom_metric_name':null,'custom_metric_target':null}}"},
+    {"timeouts", NULL,
+     "{'models':{'p':{'cold_start_timeout_seconds':0.5,'load_timeout_seconds':120}}}", CHANGE,
+     NULL, "{'models.p.cold_start_timeout_seconds':0.5,'models.p.load_timeout_seconds':120}",
+     "['models.p.cold_start_timeout_seconds','models.p.load_timeout_seconds']",
+     "{'p':{'cold_start_timeout_seconds':0.5,'load_timeout_seconds':120}}"},
+    {"a stored value is the model's own, equal or not", NULL,
+     "{'models':{'a':{'min_replicas':0}}}", STORED, NULL, "{'models.a.min_replicas':0}", "[]",
+     "{'a':{'min_replicas':0}}"},
+
+    /* Refused: every problem named, nothing changed. */
+    {"an unknown model", NULL, "{'models':{'nosuch':{'max_replicas':2}}}", CHANGE,
+     "['models.nosuch']", NULL, NULL, NULL},
+    {"an unknown field of a model", NULL, "{'models':{'a':{'max_queue_length':5}}}", CHANGE,
+     "['models.a.max_queue_length']", NULL, NULL, NULL},
+    {"models is not an object", NULL, "{'models':[]}", CHANGE, "['models']", NULL, NULL, NULL},
+    {"a model's entry is not an object", NULL, "{'models':{'a':3}}", CHANGE, "['models.a']", NULL,
+     NULL, NULL},
+    {"out of range", NULL, "{'models':{'a':{'max_replicas':11,'load_timeout_seconds':0}}}",
+     CHANGE, "['models.a.max_replicas','models.a.load_timeout_seconds']", NULL, NULL, NULL},
+    {"min above the inherited max", NULL, "{'models':{'a':{'min_replicas':5}}}", CHANGE,
+     "['models.a.min_replicas']", NULL, NULL, NULL},
+    {"min above max, both given", NULL, "{'models':{'a':{'min_replicas':3,'max_replicas':2}}}",
+     CHANGE, "['models.a.min_replicas','models.a.max_replicas']", NULL, NULL, NULL},
+    {"an inherited min above a model's own max", NULL,
+     "{'replicas':{'min_replicas':3,'default_replicas':3}}", CHANGE,
+     "['replicas.min_replicas']", NULL, NULL, NULL},
+    {"an inherited max below a model's own min", "{'models':{'a':{'min_replicas':3}}}",
+     "{'replicas':{'max_replicas':2}}", CHANGE, "['replicas.max_replicas']", NULL, NULL, NULL},
+    {"a pinned model's floor", NULL, "{'models':{'p':{'min_replicas':0}}}", CHANGE,
+     "['models.p.min_replicas']", NULL, NULL, NULL},
+    {"target_concurrency 0 through the API", NULL, "{'models':{'a':{'target_concurrency':0}}}",
+     CHANGE, "['models.a.target_concurrency']", NULL, NULL, NULL},
+    {"a custom metric without its target", NULL, "{'models':{'a':{'custom_metric_name':'q'}}}",
+     CHANGE, "['models.a.custom_metric_name']", NULL, NULL, NULL},
+    {"a custom metric target without its name", NULL,
+     "{'models':{'a':{'custom_metric_target':2}}}", CHANGE, "['models.a.custom_metric_target']",
+     NULL, NULL, NULL},
+    {"autoscaler and model problems together", NULL,
+     "{'thresholds':{'cpu_threshold':150},'models':{'nosuch':{}}}", CHANGE,
+     "['thresholds.cpu_threshold','models.nosuch']", NULL, NULL, NULL},
+    {"the root is not an object", NULL, "[]", CHANGE, "['(root)']", NULL, NULL, NULL},
+};
+/* clang-format on */
+
+static inferd_config_t *live_base(void)
+{
+    char err[512];
+    inferd_config_t *cfg = run_text(live_file_text, err, sizeof(err));
+    cr_assert_not_null(cfg, "%s", err);
+    return cfg;
+}
+
+static void expect_json_text(const json_t *got, const char *want_text, const char *what,
+                             const char *name)
+{
+    json_t *want = parse_text(want_text);
+    char *g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY);
+    cr_expect(json_equal(got, want), "[%s] %s %s, expected %s", name, what, g, want_text);
+    free(g);
+    json_decref(want);
+}
+
+static void expect_live_refused(const live_case_t *c, int rc, config_problems_t *p,
+                                const model_config_t *next)
+{
+    cr_expect_eq(rc, -1, "[%s] accepted", c->name);
+    json_t *fields = json_array();
+    for (size_t i = 0; i < p->count; i++) {
+        json_array_append_new(fields, json_string(p->items[i].field));
+        cr_expect(p->items[i].message[0], "[%s] %s: no message", c->name, p->items[i].field);
+    }
+    expect_json_text(fields, c->refused, "invalid_fields", c->name);
+    json_decref(fields);
+    cr_expect_eq(next[0].name[0], '\0', "[%s] out_models written", c->name);
+    config_problems_clear(p);
+}
+
+static void expect_live_accepted(const live_case_t *c, const autoscaler_config_t *a,
+                                 const model_config_t *before, const autoscaler_config_t *na,
+                                 const model_config_t *next, size_t n, json_t *overrides)
+{
+    json_t *updated = config_live_diff(a, before, na, next, n);
+    expect_json_text(updated, c->updated, "updated_fields", c->name);
+    json_decref(updated);
+    config_record_overrides(overrides, before, next, n);
+    expect_json_text(overrides, c->overrides, "overrides", c->name);
+
+    json_t *get = config_live_to_json(na, next, n);
+    json_t *shows = parse_text(c->shows);
+    const char *path;
+    json_t *want;
+    json_object_foreach (shows, path, want) {
+        json_t *got = json_at(get, path);
+        char *g = got ? json_dumps(got, JSON_ENCODE_ANY) : NULL;
+        cr_expect(got && json_equal(got, want), "[%s] %s is %s", c->name, path, g ? g : "absent");
+        free(g);
+    }
+    json_decref(shows);
+    json_decref(get);
+}
+
+Test(live, merge)
+{
+    for (size_t r = 0; r < N_ROWS(live_cases); r++) {
+        const live_case_t *c = &live_cases[r];
+        inferd_config_t *cfg = live_base();
+        size_t n = cfg->n_models;
+        autoscaler_config_t a = cfg->autoscaler, na;
+        model_config_t *models = calloc(n, sizeof(*models)), *next = calloc(n, sizeof(*next));
+        memcpy(models, cfg->models, n * sizeof(*models));
+        json_t *overrides = json_object();
+        config_problems_t p;
+
+        if (c->first) {
+            json_t *doc = parse_text(c->first);
+            cr_assert_eq(config_live_merge(&a, models, n, doc, CHANGE, &na, next, &p), 0,
+                         "[%s] first refused: %s", c->name, p.count ? p.items[0].message : "");
+            config_record_overrides(overrides, models, next, n);
+            a = na;
+            memcpy(models, next, n * sizeof(*models));
+            memset(next, 0, n * sizeof(*next));
+            json_decref(doc);
+        }
+        json_t *doc = parse_text(c->doc);
+        int rc = config_live_merge(&a, models, n, doc, c->mode, &na, next, &p);
+        json_decref(doc);
+        if (c->refused) {
+            expect_live_refused(c, rc, &p, next);
+        } else {
+            cr_expect_eq(rc, 0, "[%s] refused: %s %s", c->name, p.count ? p.items[0].field : "",
+                         p.count ? p.items[0].message : "");
+            if (rc == 0)
+                expect_live_accepted(c, &a, models, &na, next, n, overrides);
+        }
+        json_decref(overrides);
+        free(next);
+        free(models);
+        config_free(cfg);
+    }
+}
+
+/* GET's answer posted back changes nothing, and leaves every inherited
+ * setting inheriting. */
+Test(live, get_posted_back_changes_nothing)
+{
+    inferd_config_t *cfg = live_base();
+    size_t n = cfg->n_models;
+    model_config_t next[2];
+    autoscaler_config_t na;
+    config_problems_t p;
+    cr_assert_eq(n, 2);
+
+    json_t *get = config_live_to_json(&cfg->autoscaler, cfg->models, n);
+    cr_assert_eq(config_live_merge(&cfg->autoscaler, cfg->models, n, get, CHANGE, &na, next, &p), 0,
+                 "%s", p.count ? p.items[0].message : "");
+    json_t *updated = config_live_diff(&cfg->autoscaler, cfg->models, &na, next, n);
+    cr_expect_eq(json_array_size(updated), 0);
+    json_decref(updated);
+    cr_expect_not(next[0].own.min_replicas);
+    cr_expect_not(next[0].own.max_replicas);
+    cr_expect_not(next[0].own.cold_start_timeout_seconds);
+    cr_expect_eq(next[0].target_concurrency, 0);
+    cr_expect(next[1].own.max_replicas);
+    cr_expect(next[1].own.cold_start_timeout_seconds);
+
+    /* The models' settings, in GET's order. */
+    static const char *const keys[] = {
+        "min_replicas",         "max_replicas",         "target_concurrency",
+        "custom_metric_name",   "custom_metric_target", "cold_start_timeout_seconds",
+        "load_timeout_seconds",
+    };
+    json_t *a = json_at(get, "models.a");
+    cr_assert(json_is_object(a));
+    void *it = json_object_iter(a);
+    for (size_t i = 0; i < N_ROWS(keys); i++, it = json_object_iter_next(a, it)) {
+        cr_assert_not_null(it, "%s missing", keys[i]);
+        cr_expect_str_eq(json_object_iter_key(it), keys[i]);
+    }
+    cr_expect_null(it, "extra key in models.a");
+    json_decref(get);
+    config_free(cfg);
+}
+
+Test(live, restart_required)
+{
+    static const struct {
+        const char *updated;
+        bool restart;
+    } rows[] = {
+        {"[]", false},
+        {"['thresholds.cpu_threshold','models.a.max_replicas']", false},
+        {"['replicas.min_replicas','models.a.min_replicas']", false},
+        {"['enabled','replicas.default_replicas']", true},
+    };
+    for (size_t r = 0; r < N_ROWS(rows); r++) {
+        json_t *u = parse_text(rows[r].updated);
+        cr_expect_eq(config_needs_restart(u), rows[r].restart, "%s", rows[r].updated);
+        json_decref(u);
+    }
 }
