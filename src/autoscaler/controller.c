@@ -395,11 +395,22 @@ static bool release(autoscaler_t *a, model_state_t *ms)
         return false;
     pool_counts_t c;
     pool_get_counts(ms->pool, &c);
+    int current = c.starting + c.ready;
+    /* The cheap refusals first: this runs for every such request. */
+    if (current <= 1 || c.queued > 0 || c.desired != current)
+        return false;
+    double now = time_mono_now();
+    cooldown_check_t down;
+    gate_cooldown(&a->cfg, &ms->times, current, current - 1, now, &down);
+    if (down.seconds_left > 0 || !gate_growth_open(&a->cfg, &ms->times, now))
+        return false;
     policy_input_t in = input_between_decisions(a, ms, &c);
+    int floor = ms->last.release_floor;
+    if (policy_release_target(&in, &a->cfg, floor, NULL, 0) < 0)
+        return false;
     char reason[sizeof(ms->last.reason)];
-    int want = policy_release_target(&in, &a->cfg, ms->last.release_floor, reason, sizeof(reason));
-    return want >= 0 && gate_growth_open(&a->cfg, &ms->times, time_mono_now()) &&
-           resize_between_decisions(a, ms, &c, want, "release", reason);
+    int want = policy_release_target(&in, &a->cfg, floor, reason, sizeof(reason));
+    return resize_between_decisions(a, ms, &c, want, "release", reason);
 }
 
 /* ---- pool events ---- */
@@ -449,6 +460,10 @@ static void resume_capped_growth(autoscaler_t *a)
         pool_counts_t c;
         pool_get_counts(ms->pool, &c);
         resize_request_t r = resize_request_of(a, ms, &c, ms->last.desired, now);
+        /* max_replicas may have been lowered live since the goal was set. */
+        int max = pool_model(ms->pool)->max_replicas;
+        if (ms->capped_growth_target > max)
+            ms->capped_growth_target = max;
         int goal = ms->capped_growth_target;
         int target = gate_resume_target(&a->cfg, &ms->times, goal, &r, now);
         if (target >= 0)
@@ -545,6 +560,7 @@ autoscaler_t *autoscaler_new(uv_loop_t *loop, const inferd_config_t *cfg, dispat
         ms->pool = dispatch_pool_at(dispatch, i);
         policy_state_init(&ms->policy);
         ms->last.trigger = "none";
+        ms->last.release_floor = CONFIG_REPLICAS_LIMIT; /* no release before a decision */
         ms->times = (scale_times_t){-INFINITY, -INFINITY, -INFINITY};
         ms->last_admission_refusal = -INFINITY;
         ms->manual_hold_until = -INFINITY;

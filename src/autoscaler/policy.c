@@ -34,12 +34,12 @@
  *           is back within one load time, which for such a model is less
  *           than a decision would take to notice either way.
  *   silence = the forecast's own check: while the model is idle, the
- *           requests the forecast expected are summed (decaying with the
- *           stable window as time constant); once they reach
- *           PREDICT_SILENCE_EXPECTED (4.6: no request at all has a
- *           probability under 1 % for a Poisson count with that mean),
- *           the forecast is contradicted and its rate need is set aside
- *           until a request comes. A seasonal estimate of a cycle that has
+ *           requests the forecast expected are summed (from scratch
+ *           whenever the forecast expects too little to need a replica);
+ *           once they reach PREDICT_SILENCE_EXPECTED (4.6: no request at
+ *           all has a probability under 1 % for a Poisson count with that
+ *           mean), the forecast is contradicted and its rate need is set
+ *           aside until a request comes. A seasonal estimate of a cycle that has
  *           stopped, or a trend that outlives its load, otherwise holds a
  *           model up for as long as its memory lasts.
  *   burst = one more replica between decisions, when a request waits
@@ -411,8 +411,8 @@ done:
  * threshold less the service time, in an M/M/n queue (Erlang C) offered
  * the forecast rate. The p99 notion: 1 %. */
 #define PREDICT_LATE_SHARE 0.01
-/* Silence: a forecast that expected this many requests (decaying with the
- * stable window) while none came is set aside (see the top of the file). */
+/* Silence: a forecast that expected this many requests while none came is
+ * set aside (see the top of the file). */
 #define PREDICT_SILENCE_EXPECTED 4.6
 /* Hybrid's hold (see the top of the file). */
 #define HOLD_LOADS 2.0
@@ -426,7 +426,7 @@ struct policy_predict {
     double service_est;     /* seconds a request holds a slot, from Little's law; NAN none */
     double seen_arrival;    /* the latest arrival already accounted for */
     double work_end;        /* end of the work before the current idle gap; < 0 none */
-    double silent_expected; /* requests the forecast expected while none came (decaying) */
+    double silent_expected; /* requests the forecast expected while none came */
 };
 
 static struct policy_predict *predict_of(policy_state_t *state)
@@ -468,10 +468,14 @@ static bool busy_now(const policy_input_t *in)
 }
 
 /* Silence (see the top of the file): what the forecast expected over the
- * last dt seconds joins the decaying sum while nothing arrives and nothing
- * runs; any request or work resets it. */
-static void note_silence(struct policy_predict *p, const policy_input_t *in,
-                         const autoscaler_config_t *cfg, double dt, double arrived)
+ * last dt seconds joins the sum while nothing arrives and nothing runs; any
+ * request or work resets it, and so does an interval in which the forecast
+ * itself expected too little to need a replica (under PREDICT_MIN_EXPECTED
+ * per PREDICT_MIN_HORIZON): a forecast that asks for nothing has nothing to
+ * be contradicted in, and when it asks again (the next cycle of a seasonal
+ * pattern) it starts with a clean record. */
+static void note_silence(struct policy_predict *p, const policy_input_t *in, double dt,
+                         double arrived)
 {
     if (busy_now(in) || !p->observed || !(dt > 0) || arrived != 0) {
         p->silent_expected = 0;
@@ -479,8 +483,10 @@ static void note_silence(struct policy_predict *p, const policy_input_t *in,
     }
     forecast_rate_t past;
     forecast_predict(p->forecast, in->unix_now - dt, dt, &past);
-    double tau = cfg->reactive.stable_window_seconds > 0 ? cfg->reactive.stable_window_seconds : 1;
-    p->silent_expected = p->silent_expected * exp(-dt / tau) + past.expected;
+    if (past.expected / dt * PREDICT_MIN_HORIZON < PREDICT_MIN_EXPECTED)
+        p->silent_expected = 0;
+    else
+        p->silent_expected += past.expected;
 }
 
 /* Feeds one observation: the minute counts, the measured rate (an
@@ -494,7 +500,7 @@ static void predict_observe(struct policy_predict *p, const policy_input_t *in,
 {
     forecast_observe(p->forecast, in->unix_now, in->arrivals_total);
     double dt = in->now - p->last_now, delta = in->arrivals_total - p->last_total;
-    note_silence(p, in, cfg, dt, delta);
+    note_silence(p, in, dt, delta);
     if (p->observed && dt > 0 && delta >= 0 && isfinite(delta)) {
         double tau = cfg->reactive.stable_window_seconds;
         double a = 1 - exp(-dt / (tau > 0 ? tau : 1));
@@ -757,7 +763,12 @@ static void decide_hybrid(const policy_input_t *in, const autoscaler_config_t *c
                      n.reason);
         n.replicas = 0;
     }
+    /* What a release may go down to while the shrink gate holds: the
+     * gate's count, never below the forecast's need within one load time. */
+    if (s->held_keep > 0 && hold.replicas > s->held_keep)
+        s->held_keep = hold.replicas < current ? hold.replicas : current;
     if (n.replicas > current && n.replicas > s->desired) {
+        s->held_keep = 0; /* a growth: its count is the floor */
         s->desired = n.replicas;
         s->trigger = n.trigger;
         snprintf(s->reason, sizeof(s->reason), "%s", n.reason);
@@ -773,10 +784,6 @@ static void decide_hybrid(const policy_input_t *in, const autoscaler_config_t *c
                  hold.replicas, hold.reason);
         return;
     }
-    /* What a release may go down to while the shrink gate holds: the
-     * gate's count, never below the forecast's need. */
-    if (s->held_keep > 0 && hold.replicas > s->held_keep)
-        s->held_keep = hold.replicas < current ? hold.replicas : current;
     if (s->desired >= current)
         return;
     int floor = hold.replicas < current ? hold.replicas : current;

@@ -80,8 +80,9 @@
  * replicas beyond those busy now go, down to the latest decision's
  * release_floor; such a model holds no surplus between decisions either.
  * Silence (predictive and hybrid): a forecast that expected at least 4.6
- * requests (decaying over the stable window) while the model sat idle is
- * contradicted and needs nothing until the next request.
+ * requests while the model sat idle (counted afresh whenever it expects
+ * under one a minute) is contradicted and needs nothing until the next
+ * request.
  * `reactive` ignores the forecast entirely (its decision is unchanged).
  *
  * Cooldowns, bounds on concurrent loads and memory admission are the

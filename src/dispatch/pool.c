@@ -851,6 +851,24 @@ const model_config_t *pool_model(const pool_t *p)
     return &p->model;
 }
 
+/* A shorter cold_start_timeout_seconds applies to the requests already
+ * waiting too: each deadline (set as some moment plus the old timeout, its
+ * acceptance or its retry) moves earlier by the difference. The queue stays
+ * in deadline order, and none waits out the old, longer timeout behind the
+ * others. A longer timeout leaves the waiting requests' deadlines be. */
+static void shorten_queued_deadlines(pool_t *p, double old_timeout_seconds)
+{
+    double cut = old_timeout_seconds - p->model.cold_start_timeout_seconds;
+    if (!(cut > 0))
+        return;
+    uint64_t by = seconds_to_ns(cut);
+    for (queue_node_t *n = queue_peek(&p->queue); n && n != &p->queue.head; n = n->next) {
+        job_t *job = queue_entry(n, job_t, node);
+        job->deadline_ns = job->deadline_ns > by ? job->deadline_ns - by : 0;
+    }
+    arm_deadline_timer(p);
+}
+
 void pool_update_settings(pool_t *p, const model_config_t *model)
 {
     model_config_t kept = p->model;
@@ -859,6 +877,7 @@ void pool_update_settings(pool_t *p, const model_config_t *model)
     memcpy(p->model.backend, kept.backend, sizeof(kept.backend));
     p->model.params = kept.params;
     p->model.max_queue_length = kept.max_queue_length; /* the queue's bound since pool_new */
+    shorten_queued_deadlines(p, kept.cold_start_timeout_seconds);
     log_info("pool",
              "settings updated model=%s min_replicas=%d max_replicas=%d cold_start_timeout=%g "
              "load_timeout=%g",

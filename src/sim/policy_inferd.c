@@ -81,6 +81,7 @@ static void *inferd_create(const sim_model_t *model, scaling_strategy_t strategy
     p->model = *model;
     policy_state_init(&p->state);
     p->last.trigger = "none";
+    p->last.release_floor = CONFIG_REPLICAS_LIMIT; /* no release before a decision */
     p->times = (scale_times_t){-INFINITY, -INFINITY, -INFINITY};
     /* Enough decisions to reach back over the longer window, and a spare. */
     double window =

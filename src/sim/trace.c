@@ -230,6 +230,19 @@ static char *trim(char *s)
     return s;
 }
 
+/* One pair of double quotes around a field is not part of its value
+ * (spreadsheets quote headers and dates). A quoted field cannot hold a
+ * comma: traces have none in their values. */
+static char *unquote(char *s)
+{
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s[n - 1] = '\0';
+        return trim(s + 1);
+    }
+    return s;
+}
+
 /* Splits line in place at commas; returns the number of fields (at most
  * MAX_FIELDS + 1, which means too many). */
 static size_t split_fields(char *line, char **fields)
@@ -241,7 +254,7 @@ static size_t split_fields(char *line, char **fields)
         if (comma)
             *comma = '\0';
         if (n <= MAX_FIELDS)
-            fields[n] = trim(p);
+            fields[n] = unquote(trim(p));
         n++;
         if (!comma || n > MAX_FIELDS)
             return n;
@@ -426,17 +439,12 @@ static int row_minute(reader_t *r, const char *count_text, size_t lineno, double
     return 0;
 }
 
-/* The index of the row's model name, added to the trace's names when it
- * is new. CSV writers quote strings freely, so one pair of double quotes
- * around the name is not part of it. */
+/* The index of the row's model name (its quotes already gone: see
+ * unquote), added to the trace's names when it is new. */
 static int row_model(reader_t *r, const char *value, size_t lineno, int *out)
 {
     size_t col = (size_t)r->model_col, len = strlen(value);
     const char *name = value;
-    if (len >= 2 && name[0] == '"' && name[len - 1] == '"') {
-        name++;
-        len -= 2;
-    }
     if (len == 0)
         return bad_field(r, lineno, col, value, "a model name");
     sim_trace_t *t = r->b.t;

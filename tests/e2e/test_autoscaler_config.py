@@ -3,10 +3,11 @@ validation with the spec's invalid_configuration shape, persistence, the
 models' live settings (per-model overrides and what they inherit), and an
 honest restart_required."""
 
+import concurrent.futures
 import time
 import unittest
 
-from harness import EXAMPLE, ServerTestCase, autoscaler_section, model
+from harness import EXAMPLE, ServerTestCase, autoscaler_section, model, wait_for
 
 # The settings GET shows for each model, in order.
 MODEL_KEYS = ["min_replicas", "max_replicas", "target_concurrency", "custom_metric_name",
@@ -205,6 +206,21 @@ class ModelSettingsTest(ServerTestCase):
         elapsed = time.monotonic() - started
         self.assertError(r, 504, "timeout", ["slow", "cold_start_timeout_seconds (0.5 s)"])
         self.assertLess(elapsed, 3.5, "answered only after the 4 s load, not at the new timeout")
+
+    def test_a_shorter_cold_start_timeout_reaches_requests_already_waiting(self):
+        slow = model("slow", "synthetic", {"load_time_ms": 8000}, initial_replicas=0,
+                     max_replicas=1)
+        srv = self.start_server(models=[EXAMPLE, slow], autoscaler={"enabled": False})
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            started = time.monotonic()
+            waiting = pool.submit(srv.predict, "slow", [1], timeout=60)
+            wait_for(lambda: srv.get("/models/slow").json()["model"]["requests_accepted"] >= 1,
+                     10, 0.05, "the request waiting for the cold start")
+            self.post(srv, {"models": {"slow": {"cold_start_timeout_seconds": 1}}})
+            r = waiting.result()
+            elapsed = time.monotonic() - started
+        self.assertError(r, 504, "timeout", ["slow", "cold_start_timeout_seconds (1 s)"])
+        self.assertLess(elapsed, 6, "it waited out the 8 s load, not the new 1 s timeout")
 
     def test_the_autoscalers_bounds_reach_the_models_that_inherit_them(self):
         srv = self.start_server(autoscaler=self.AUTOSCALER)

@@ -1684,7 +1684,7 @@ Test(policy, release)
  * silent decisions (4.6 requests expected, none came) the forecast is
  * contradicted and needs nothing, so the model stays at zero. Returns the
  * last decision's count. */
-static int silence_desired_after(double silent_seconds)
+static int silence_desired_after(double silent_seconds, double per_minute)
 {
     autoscaler_config_t cfg;
     config_autoscaler_defaults(&cfg);
@@ -1696,7 +1696,7 @@ static int silence_desired_after(double silent_seconds)
     for (; t <= end; t += 2) {
         bool active = t < stop;
         if (active)
-            arrivals += 2; /* one a second */
+            arrivals += per_minute / 30; /* per decision of 2 s */
         policy_input_t in = {
             .now = t,
             .current_replicas = active ? 1 : 0,
@@ -1724,6 +1724,11 @@ static int silence_desired_after(double silent_seconds)
 
 Test(policy, silence_sets_a_contradicted_forecast_aside)
 {
-    cr_expect_eq(silence_desired_after(2), 1, "one quiet decision is no contradiction: preloaded");
-    cr_expect_eq(silence_desired_after(30), 0, "30 s without any of 60 requests a minute");
+    cr_expect_eq(silence_desired_after(2, 60), 1,
+                 "one quiet decision is no contradiction: preloaded");
+    cr_expect_eq(silence_desired_after(30, 60), 0, "30 s without any of 60 requests a minute");
+    /* A low rate: the expectation adds up over the whole gap, not over a
+     * window that would never hold 4.6 requests of it. */
+    cr_expect_eq(silence_desired_after(30, 4), 1, "30 s without a request at 4 a minute");
+    cr_expect_eq(silence_desired_after(600, 4), 0, "10 minutes without any of 4 a minute");
 }

@@ -111,3 +111,21 @@ Test(trace, dates_the_calendar_lacks_are_bad_times, .init = make_dir, .fini = re
             cr_expect_not_null(strstr(err, ":2: column 1 (TIMESTAMP)"), "%s", err);
     }
 }
+
+/* Spreadsheets quote headers, dates and names: one pair of double quotes
+ * around a field is not part of its value. */
+Test(trace, quoted_fields_read_as_their_values, .init = make_dir, .fini = remove_dir)
+{
+    char err[512] = "";
+    sim_trace_t t;
+    int rc = read_text("\"TIMESTAMP\",\"model\"\n"
+                       "\"2024-01-01 00:00:00\",\"a\"\n"
+                       "\"2024-01-01 00:00:02\", \"b\" \n",
+                       "model", &t, err, sizeof(err));
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect_eq(t.n, 2);
+    cr_expect_eq(t.n_models, 2);
+    cr_expect_str_eq(t.model_names[1], "b");
+    cr_expect_float_eq(t.arrival[1] - t.arrival[0], 2.0, 1e-9);
+    sim_trace_free(&t);
+}
