@@ -1029,7 +1029,9 @@ def live_vs_sim_reading(r):
             f"generator share {s['nproc']} CPUs (system CPU "
             f"{fmt(ref['mean_system_cpu_percent'], 0)} % on average under reactive"
             + (f", of which other work on the shared machine took "
-               f"{pct(ref['cpu']['other_share_of_machine'], 0)} % of all CPU time"
+               # Machine-wide less inferd's and the load test's CPU time:
+               # a share below zero is accounting noise between the two.
+               f"{pct(max(0.0, ref['cpu']['other_share_of_machine']), 0)} % of all CPU time"
                if ref.get("cpu") else "")
             + "), so a synthesis takes longer whenever more requests run than there are "
             "CPUs, and the queue behind it grows; the simulator has no such contention and "
