@@ -77,6 +77,39 @@ def model(name, backend, params=None, **fields):
     return entry
 
 
+# The example model pinned at its one replica (never scaled to zero).
+PINNED = dict(EXAMPLE, always_loaded=True)
+# An auto-managed model that loads in milliseconds: one replica at start,
+# at most three.
+ELASTIC = model("el", "synthetic", {"memory_mb": 4}, min_replicas=0, max_replicas=3,
+                initial_replicas=1)
+# The autoscaler runs but moves nothing by itself: no load, and its own
+# shrink and zero-scale windows are an hour long. Every event is the test's.
+QUIET = autoscaler_section({
+    "scale_down_threshold": {"idle_time_minutes": 60},
+    "zero_scale_threshold": {"idle_time_minutes": 60, "no_requests_minutes": 60},
+    "cooldowns": {"scale_up_cooldown_seconds": 60, "scale_down_cooldown_seconds": 120,
+                  "zero_scale_cooldown_seconds": 120},
+})
+
+
+def start_with_config_file(test, directory, text, name="config.json"):
+    """Starts `inferd serve` on a config file holding text (a string, or an
+    object written as JSON) in directory, expecting it to refuse and exit.
+    Returns (path, exit status, stderr); fails the test if it runs on."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text if isinstance(text, str) else json.dumps(text))
+    try:
+        proc = subprocess.run(
+            [BINARY, "serve", "--config", path, "--port", "0",
+             "--data-dir", os.path.join(directory, "data")],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        test.fail("inferd started (or hung) with a bad configuration")
+    return path, proc.returncode, proc.stderr.decode("utf-8", "replace")
+
+
 def wait_for(condition, timeout=20.0, interval=0.05, message="condition"):
     """Polls condition() until it returns a true value; returns that value."""
     deadline = time.monotonic() + timeout

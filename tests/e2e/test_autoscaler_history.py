@@ -11,22 +11,9 @@ import time
 import unittest
 import urllib.parse
 
-from harness import (EXAMPLE, ServerTestCase, SharedServerTestCase, autoscaler_section,
-                     http_request, model, wait_for)
+from harness import (ELASTIC, PINNED, QUIET, ServerTestCase, SharedServerTestCase, http_request,
+                     wait_for)
 
-PINNED = dict(EXAMPLE, always_loaded=True)
-# An auto-managed model that loads in milliseconds: one replica at start.
-ELASTIC = model("el", "synthetic", {"memory_mb": 4}, min_replicas=0, max_replicas=3,
-                initial_replicas=1)
-
-# The autoscaler runs but moves nothing by itself: no load, and its own
-# shrink and zero-scale windows are an hour long. Every event is the test's.
-QUIET = autoscaler_section({
-    "scale_down_threshold": {"idle_time_minutes": 60},
-    "zero_scale_threshold": {"idle_time_minutes": 60, "no_requests_minutes": 60},
-    "cooldowns": {"scale_up_cooldown_seconds": 60, "scale_down_cooldown_seconds": 120,
-                  "zero_scale_cooldown_seconds": 120},
-})
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 EVENT_KEYS = {"id", "timestamp", "timestamp_unix", "type", "trigger", "model", "models_affected",

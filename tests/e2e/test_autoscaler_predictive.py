@@ -10,9 +10,8 @@ import sqlite3
 import time
 import unittest
 
-from harness import EXAMPLE, ServerTestCase, autoscaler_section, model, wait_for
+from harness import PINNED, ServerTestCase, autoscaler_section, model, wait_for
 
-PINNED = dict(EXAMPLE, always_loaded=True)
 
 
 def elastic(name):

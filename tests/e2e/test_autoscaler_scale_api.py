@@ -6,23 +6,8 @@ refused operation changes nothing, and the server keeps serving."""
 import time
 import unittest
 
-from harness import (EXAMPLE, ServerTestCase, SharedServerTestCase, autoscaler_section, model,
-                     pid_alive, wait_for)
-
-PINNED = dict(EXAMPLE, always_loaded=True)
-# An auto-managed model that loads in milliseconds: one replica at start,
-# at most three without force.
-ELASTIC = model("el", "synthetic", {"memory_mb": 4}, min_replicas=0, max_replicas=3,
-                initial_replicas=1)
-
-# The autoscaler runs (these are its endpoints) but moves nothing by itself:
-# no load, and its own shrink and zero-scale windows are an hour long.
-QUIET = autoscaler_section({
-    "scale_down_threshold": {"idle_time_minutes": 60},
-    "zero_scale_threshold": {"idle_time_minutes": 60, "no_requests_minutes": 60},
-    "cooldowns": {"scale_up_cooldown_seconds": 60, "scale_down_cooldown_seconds": 120,
-                  "zero_scale_cooldown_seconds": 120},
-})
+from harness import (ELASTIC, PINNED, QUIET, ServerTestCase, SharedServerTestCase,
+                     autoscaler_section, model, pid_alive, wait_for)
 
 SCALE_RESPONSE_KEYS = {"success", "timestamp", "action", "previous_scale", "target_scale",
                        "affected_models", "estimated_completion_time", "scaling_id", "status",

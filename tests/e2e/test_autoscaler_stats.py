@@ -16,14 +16,11 @@ import time
 import unittest
 from unittest import mock
 
-from harness import (EXAMPLE, ROOT, ServerTestCase, autoscaler_section, model, pid_alive,
-                     wait_for)
+from harness import (ELASTIC, PINNED, ROOT, ServerTestCase, autoscaler_section, model,
+                     pid_alive, wait_for)
 
 SPEC = os.path.join(ROOT, "..", "shared", "spec", "autoscaler-endpoints.md")
 
-PINNED = dict(EXAMPLE, always_loaded=True)
-ELASTIC = model("el", "synthetic", {"memory_mb": 4}, min_replicas=0, max_replicas=3,
-                initial_replicas=1)
 BROKEN = model("broken", "synthetic", {"fail_load": True, "load_time_ms": 20}, min_replicas=0,
                max_replicas=1, initial_replicas=0)
 

@@ -9,13 +9,12 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import BINARY, ServerTestCase, autoscaler_section, model, wait_for
+from harness import ServerTestCase, autoscaler_section, model, start_with_config_file, wait_for
 
 ENABLED = {"enabled": False, "advanced": {"custom_metrics_enabled": True}}
 
@@ -317,17 +316,8 @@ class CustomMetricConfigTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
 
     def run_with_models(self, models):
-        path = os.path.join(self.dir, "config.json")
-        with open(path, "w") as f:
-            json.dump({"models": models}, f)
-        try:
-            proc = subprocess.run(
-                [BINARY, "serve", "--config", path, "--port", "0",
-                 "--data-dir", os.path.join(self.dir, "data")],
-                stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
-        except subprocess.TimeoutExpired:
-            self.fail("inferd started (or hung) with a bad configuration")
-        return proc.returncode, proc.stderr.decode("utf-8", "replace")
+        _, status, stderr = start_with_config_file(self, self.dir, {"models": models})
+        return status, stderr
 
     def test_half_a_setting_or_a_value_out_of_range_is_refused(self):
         ok = {"custom_metric_name": "backlog", "custom_metric_target": 5}

@@ -2,7 +2,6 @@
 every worker; a bad configuration file stops start-up with a message naming
 the file and the field; without --config the built-in models serve."""
 
-import json
 import os
 import shutil
 import signal
@@ -10,8 +9,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import (BINARY, EXAMPLE, Background, ServerTestCase, model,
-                     pid_alive, wait_for)
+from harness import (BINARY, EXAMPLE, Background, ServerTestCase, model, pid_alive,
+                     start_with_config_file, wait_for)
 
 
 class GracefulShutdownTest(ServerTestCase):
@@ -95,17 +94,7 @@ class BadConfigTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
 
     def run_with_config(self, text):
-        path = os.path.join(self.dir, "bad-config.json")
-        with open(path, "w") as f:
-            f.write(text if isinstance(text, str) else json.dumps(text))
-        try:
-            proc = subprocess.run(
-                [BINARY, "serve", "--config", path, "--port", "0",
-                 "--data-dir", os.path.join(self.dir, "data")],
-                stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
-        except subprocess.TimeoutExpired:
-            self.fail("inferd started (or hung) with a bad configuration")
-        return path, proc.returncode, proc.stderr.decode("utf-8", "replace")
+        return start_with_config_file(self, self.dir, text, "bad-config.json")
 
     def test_bad_config_file_stops_startup_naming_file_and_field(self):
         cases = [

@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import EXAMPLE, ServerTestCase, model, wait_for
+from harness import ELASTIC, EXAMPLE, ServerTestCase, wait_for
 
 WEBHOOK = "advanced.external_metrics_webhook"
 # How much slower /predict may be while notifications fail than without
@@ -24,8 +24,6 @@ WEBHOOK = "advanced.external_metrics_webhook"
 SLOWDOWN_FACTOR = 3
 SLOWDOWN_MARGIN_SECONDS = 0.020
 # An auto-managed model that starts in milliseconds, for a real scale-up.
-ELASTIC = model("el", "synthetic", {"memory_mb": 4}, min_replicas=0, max_replicas=3,
-                initial_replicas=1)
 
 
 class Receiver:
