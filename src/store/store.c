@@ -748,7 +748,7 @@ static int check_directory(const char *dir, const char *path, char *err, size_t 
     return 0;
 }
 
-static int prepare_all(store_t *s)
+static int prepare_all(store_t *s, char *err, size_t errlen)
 {
     const struct {
         const char *sql;
@@ -774,8 +774,12 @@ static int prepare_all(store_t *s)
 
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (prepare(s, all[i].sql, all[i].st) < 0)
-            return -1;
-    return list_statement(s, 0, &owned) ? 0 : -1;
+            goto fail;
+    if (list_statement(s, 0, &owned))
+        return 0;
+fail:
+    snprintf(err, errlen, "cannot prepare statements for %s: %s", s->path, sqlite3_errmsg(s->db));
+    return -1;
 }
 
 /* The connection of store_open or store_open_reader: the path, the file
@@ -850,11 +854,8 @@ int store_open(const char *data_dir, store_t **out, char *err, size_t errlen)
                         err, errlen) < 0 ||
         migrate(s, err, errlen) < 0)
         goto fail;
-    if (prepare_all(s) < 0) {
-        snprintf(err, errlen, "cannot prepare statements for %s: %s", s->path,
-                 sqlite3_errmsg(s->db));
+    if (prepare_all(s, err, errlen) < 0)
         goto fail;
-    }
     *out = s;
     return 0;
 
@@ -892,11 +893,8 @@ int store_open_reader(const char *data_dir, store_t **out, char *err, size_t err
                      s->path, version, N_MIGRATIONS);
         goto fail;
     }
-    if (prepare_all(s) < 0) {
-        snprintf(err, errlen, "cannot prepare statements for %s: %s", s->path,
-                 sqlite3_errmsg(s->db));
+    if (prepare_all(s, err, errlen) < 0)
         goto fail;
-    }
     *out = s;
     return 0;
 
