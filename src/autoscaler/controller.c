@@ -405,12 +405,9 @@ static bool release(autoscaler_t *a, model_state_t *ms)
     if (down.seconds_left > 0 || !gate_growth_open(&a->cfg, &ms->times, now))
         return false;
     policy_input_t in = input_between_decisions(a, ms, &c);
-    int floor = ms->last.release_floor;
-    if (policy_release_target(&in, &a->cfg, floor, NULL, 0) < 0)
-        return false;
-    char reason[sizeof(ms->last.reason)];
-    int want = policy_release_target(&in, &a->cfg, floor, reason, sizeof(reason));
-    return resize_between_decisions(a, ms, &c, want, "release", reason);
+    char reason[sizeof(ms->last.reason)]; /* filled only when it releases */
+    int want = policy_release_target(&in, &a->cfg, ms->last.release_floor, reason, sizeof(reason));
+    return want >= 0 && resize_between_decisions(a, ms, &c, want, "release", reason);
 }
 
 /* ---- pool events ---- */
